@@ -1,0 +1,85 @@
+"""Input checks shared by every public function.
+
+Each check raises ``ValueError`` whose message names the parameter and the allowed range, so
+that the CLI can print it as a one-line error.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "require_int",
+    "require_positive",
+    "require_nonnegative",
+    "require_finite",
+    "require_in_open_interval",
+]
+
+
+def _describe(value) -> str:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return repr(value)
+    return f"an array of shape {arr.shape}"
+
+
+def as_float_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float64 array, or raise ``ValueError`` naming ``name``."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a real number or array of real numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a real number or array of real numbers, got {_describe(value)}"
+        ) from None
+    return arr
+
+
+def require_finite(name: str, value) -> np.ndarray:
+    arr = as_float_array(name, value)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {_describe(value)}")
+    return arr
+
+
+def require_positive(name: str, value) -> np.ndarray:
+    """Finite and strictly positive (elementwise)."""
+    arr = require_finite(name, value)
+    if not np.all(arr > 0):
+        bad = arr[arr <= 0] if arr.ndim else arr
+        raise ValueError(f"{name} must be > 0, got {np.min(bad)!r}")
+    return arr
+
+
+def require_nonnegative(name: str, value) -> np.ndarray:
+    arr = require_finite(name, value)
+    if not np.all(arr >= 0):
+        raise ValueError(f"{name} must be >= 0, got {np.min(arr)!r}")
+    return arr
+
+
+def require_in_open_interval(name: str, value, low: float, high: float) -> np.ndarray:
+    arr = require_finite(name, value)
+    if not np.all((arr > low) & (arr < high)):
+        raise ValueError(f"{name} must lie in ({low}, {high}), got {_describe(value)}")
+    return arr
+
+
+def require_int(name: str, value, minimum: int) -> int:
+    """An integer (bool excluded) at least ``minimum``; integral floats such as 1e4 are accepted."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, numbers.Real) and float(value).is_integer():
+        out = int(value)
+    else:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if out < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {out}")
+    return out

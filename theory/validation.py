@@ -52,14 +52,14 @@ def require_positive(name: str, value) -> np.ndarray:
     arr = require_finite(name, value)
     if not np.all(arr > 0):
         bad = arr[arr <= 0] if arr.ndim else arr
-        raise ValueError(f"{name} must be > 0, got {np.min(bad)!r}")
+        raise ValueError(f"{name} must be > 0, got {float(np.min(bad)):g}")
     return arr
 
 
 def require_nonnegative(name: str, value) -> np.ndarray:
     arr = require_finite(name, value)
     if not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {np.min(arr)!r}")
+        raise ValueError(f"{name} must be >= 0, got {float(np.min(arr)):g}")
     return arr
 
 

@@ -1,0 +1,254 @@
+"""The ``regimes`` command line.
+
+``regimes compare [EXPERIMENT]`` runs theory + simulation + reconciliation (default:
+``gaussian-mixture``); ``regimes theory MODEL`` prints predictions; ``regimes simulate
+EXPERIMENT`` runs and saves the raw simulation only; ``regimes convert`` converts times between
+parameterisations; ``regimes list`` lists the experiments.
+
+Bad input prints one line ``error: ...`` on stderr and exits with status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from theory import DEFAULT_DDPM, TwoClassMixture, conventions
+from theory.validation import require_nonnegative
+
+from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
+
+__all__ = ["cli", "main"]
+
+
+def _json_default(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return str(obj)
+
+
+def _clean(obj):
+    """NaN -> None so that the JSON is standard."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _preset_options(preset_cls):
+    """Click options generated from a preset dataclass (``--N``, ``--clone-steps``, ...)."""
+
+    def decorate(func):
+        for f in reversed(dataclasses.fields(preset_cls)):
+            default = f.default
+            flag = "--" + f.name.replace("_", "-")
+            func = click.option(flag, f.name, type=type(default), default=None, show_default=False,
+                                help=f"[default: {default}]")(func)
+        return func
+
+    return decorate
+
+
+def _common_run_options(func):
+    func = click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+                        help="Output directory [default: regimes-out/EXPERIMENT].")(func)
+    func = click.option("--no-resume", is_flag=True, help="Recompute cached raw results.")(func)
+    func = click.option("--quiet", is_flag=True, help="No progress messages.")(func)
+    return func
+
+
+def _build_preset(experiment, overrides: dict):
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return experiment.preset(**values).validate()
+
+
+def _log(quiet: bool):
+    return (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="diffusion-regimes")
+def cli():
+    """Dynamical regimes of diffusion models: predict, simulate, reconcile."""
+
+
+@cli.command("list")
+def list_experiments():
+    """List the registered experiments."""
+    for name, exp in EXPERIMENTS.items():
+        mark = " (default)" if name == DEFAULT_EXPERIMENT else ""
+        click.echo(f"{name}{mark}: {exp.description}")
+
+
+# -- compare ---------------------------------------------------------------------------------
+class _DefaultExperimentGroup(click.Group):
+    """``regimes compare [OPTIONS]`` means ``regimes compare DEFAULT [OPTIONS]``."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+            args = [DEFAULT_EXPERIMENT, *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("compare", cls=_DefaultExperimentGroup)
+def compare_group():
+    """Theory vs simulation table and plots.
+
+    Without an experiment name runs the default, gaussian-mixture (options go after it or
+    directly after 'compare').
+    """
+
+
+def _run_compare(name: str, out, no_resume: bool, quiet: bool, **overrides):
+    exp = get_experiment(name)
+    preset = _build_preset(exp, overrides)
+    out = Path(out) if out else Path("regimes-out") / name
+    t0 = time.perf_counter()
+    result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet))
+    elapsed = time.perf_counter() - t0
+    from .table import to_markdown
+
+    click.echo(to_markdown(result.table))
+    agree = (result.table["agrees"] == "yes").sum()
+    click.echo(f"\n{agree}/{len(result.table)} rows agree; {elapsed:.1f} s; results in {out}/ "
+               f"(table.csv, table.md, table.tex, {', '.join(f + '.png' for f in result.figures)})")
+
+
+def _register_compare(name: str):
+    exp = EXPERIMENTS[name]
+
+    @compare_group.command(name, help=f"{exp.description}")
+    @_common_run_options
+    @_preset_options(exp.preset)
+    def command(out, no_resume, quiet, **overrides):
+        _run_compare(name, out, no_resume, quiet, **overrides)
+
+    return command
+
+
+for _name in EXPERIMENTS:
+    _register_compare(_name)
+
+
+# -- simulate --------------------------------------------------------------------------------
+@cli.group("simulate")
+def simulate_group():
+    """Run a simulation alone and save its raw results (NPZ + JSON config) under OUT/raw."""
+
+
+def _register_simulate(name: str):
+    exp = EXPERIMENTS[name]
+
+    @simulate_group.command(name, help=f"Raw simulation of: {exp.description}")
+    @click.option("--stage", "stages", multiple=True, help="Stage(s) to run, repeatable [default: all].")
+    @_common_run_options
+    @_preset_options(exp.preset)
+    def command(stages, out, no_resume, quiet, **overrides):
+        preset = _build_preset(exp, overrides)
+        out = Path(out) if out else Path("regimes-out") / name
+        raw, timings, cached, paths = exp.simulate(preset, out, stages=stages or exp.stages,
+                                                   resume=not no_resume, progress=not quiet, log=_log(quiet))
+        for stage, path in paths.items():
+            state = "cached" if cached[stage] else f"{timings[stage]:.1f} s"
+            click.echo(f"{stage}: {path} ({state})")
+
+    return command
+
+
+for _name in EXPERIMENTS:
+    _register_simulate(_name)
+
+
+# -- theory ----------------------------------------------------------------------------------
+@cli.group("theory")
+def theory_group():
+    """Closed-form and numerical predictions."""
+
+
+@theory_group.command("gaussian-mixture")
+@click.option("--N", "N", type=int, required=True, help="Dimension.")
+@click.option("--P", "P", type=int, required=True, help="Number of training points.")
+@click.option("--mu", type=float, default=1.0, show_default=True, help="Mean scale, |m|^2 = mu^2 N.")
+@click.option("--sigma", type=float, default=1.0, show_default=True, help="Within-class standard deviation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def theory_mixture(N, P, mu, sigma, as_json):
+    """Speciation and collapse times of the two-class Gaussian mixture."""
+    summary = TwoClassMixture(N, P, mu, sigma).summary()
+    if as_json:
+        click.echo(json.dumps(_clean(summary), indent=2))
+        return
+    click.echo(f"two-class Gaussian mixture: N = {N}, P = {P}, mu = {mu}, sigma = {sigma}")
+    click.echo(f"alpha = ln P / N = {summary['alpha']:.10g}   Lambda = {summary['Lambda']:.10g}")
+    click.echo(f"{'quantity':<16}{'t (OU)':>16}{'sigma_EDM':>16}{'DDPM step':>12}")
+    for key in ["t_S", "t_S_bimodality", "t_S_curvature", "t_C", "t_C_finite_N"]:
+        step = summary["ddpm_step"][key]
+        step_s = f"{step:.1f}" if math.isfinite(step) else "-"
+        click.echo(f"{key:<16}{summary[key]:>16.10g}{summary['sigma_EDM'][key]:>16.8g}{step_s:>12}")
+
+
+@theory_group.command("latex")
+def theory_latex():
+    """Print the sympy derivations of the closed forms as LaTeX."""
+    from theory.symbolic import latex_report
+
+    click.echo(latex_report())
+
+
+# -- convert ---------------------------------------------------------------------------------
+@cli.command("convert")
+@click.option("--t", "t", type=float, default=None, help="OU time.")
+@click.option("--sigma-edm", type=float, default=None, help="EDM noise level.")
+@click.option("--tau", type=float, default=None, help="Variance-exploding noise variance.")
+@click.option("--ddpm-step", type=float, default=None, help="DDPM step (linear beta 1e-4..2e-2, 1000 steps).")
+@click.option("--json", "as_json", is_flag=True)
+def convert(t, sigma_edm, tau, ddpm_step, as_json):
+    """Convert one time between OU t, sigma_EDM, tau and DDPM step."""
+    given = {k: v for k, v in dict(t=t, sigma_edm=sigma_edm, tau=tau, ddpm_step=ddpm_step).items() if v is not None}
+    if len(given) != 1:
+        raise ValueError("give exactly one of --t, --sigma-edm, --tau, --ddpm-step")
+    (key, value), = given.items()
+    if key == "t":
+        t = float(require_nonnegative("t", value))
+    elif key == "sigma_edm":
+        t = conventions.sigma_edm_to_t(value)
+    elif key == "tau":
+        t = conventions.tau_to_t(value)
+    else:
+        t = conventions.t_from_ddpm_step(value)
+    lo, hi = DEFAULT_DDPM.times[0], DEFAULT_DDPM.times[-1]
+    out = {"t": t, "tau": conventions.t_to_tau(t), "sigma_EDM": conventions.t_to_sigma_edm(t),
+           "ddpm_step": conventions.ddpm_step_from_t(t) if lo <= t <= hi else None}
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        step = "-" if out["ddpm_step"] is None else f"{out['ddpm_step']:.4f}"
+        click.echo(f"t = {out['t']:.10g}  tau = {out['tau']:.10g}  sigma_EDM = {out['sigma_EDM']:.10g}  DDPM step = {step}")
+
+
+def main(argv=None) -> int:
+    """Entry point: one-line errors with exit status 2, no tracebacks for bad input."""
+    try:
+        cli.main(args=argv, prog_name="regimes", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except ValueError as exc:
+        click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

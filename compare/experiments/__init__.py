@@ -1,0 +1,1 @@
+"""Experiments: theory prediction + simulation + reconciliation into a tidy table."""

@@ -1,0 +1,58 @@
+"""Registry of comparison experiments: each pairs a theory prediction with a simulation.
+
+An :class:`Experiment` has a name (the CLI subcommand), a one-line description, a preset
+dataclass (its fields become CLI options) and the module that implements
+``run(preset, out, resume=, progress=, log=)`` (returning an object with a tidy ``table``) and
+``simulate(...)``. The module is imported on first use, so that ``regimes theory`` never pays
+for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from .presets import GaussianMixturePreset
+
+__all__ = ["Experiment", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    preset: type
+    module_name: str
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    def run(self, *args, **kwargs):
+        return self.module.run(*args, **kwargs)
+
+    def simulate(self, *args, **kwargs):
+        return self.module.simulate(*args, **kwargs)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.module.STAGES
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "gaussian-mixture": Experiment(
+        "gaussian-mixture",
+        "Two-class Gaussian mixture: speciation time t_S (cloning) and collapse time t_C (empirical score).",
+        GaussianMixturePreset,
+        "compare.experiments.gaussian_mixture",
+    ),
+}
+DEFAULT_EXPERIMENT = "gaussian-mixture"
+
+
+def get_experiment(name: str) -> Experiment:
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {name!r}") from None

@@ -1,0 +1,289 @@
+"""Observables of speciation and collapse measured on sampled trajectories (physics.md sec. 2).
+
+* :func:`cloning_experiment`: branch trajectories at times ``t_b`` into pairs with independent
+  noise and record whether each pair ends in the same class (and on the same training point).
+* :func:`collapse_experiment`: per trajectory, the time after which the nearest scaled training
+  point ``e^{-t} a^mu`` never changes again.
+* :func:`excess_entropy_estimate`: Monte Carlo estimator ``f^e(t)`` with standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from theory.validation import require_int
+
+from ._torch import check_points
+from .samplers import _check_times, _split
+from .scores import EmpiricalScore, ou_coefficients
+from .stats import binomial_interval, bootstrap_interval, median_interval
+
+__all__ = [
+    "CloningResult",
+    "CollapseResult",
+    "EntropyEstimate",
+    "cloning_experiment",
+    "collapse_experiment",
+    "collapse_times_from_indices",
+    "excess_entropy_estimate",
+    "interpolated_crossing",
+]
+
+
+def interpolated_crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
+    """Largest-``t`` crossing of ``level`` by a curve that rises as ``t`` decreases.
+
+    Scans from the largest time downwards for the first point with ``value >= level`` and
+    interpolates linearly in ``t`` with the previous point. NaN if the curve never reaches
+    ``level`` or already starts above it.
+    """
+    order = np.argsort(times)[::-1]
+    t, v = np.asarray(times, float)[order], np.asarray(values, float)[order]
+    above = np.nonzero(v >= level)[0]
+    if above.size == 0 or above[0] == 0:
+        return float("nan")
+    j = above[0]
+    t0, t1, v0, v1 = t[j - 1], t[j], v[j - 1], v[j]
+    return float(t0 + (level - v0) * (t1 - t0) / (v1 - v0))
+
+
+@dataclass
+class CloningResult:
+    """Outcome of a cloning experiment.
+
+    ``branch_times`` (K,); ``same_class`` (B, K): pair from parent ``b`` branched at time ``k``
+    ended in the same class; ``same_point`` (B, K) or None: ended nearest the same training point.
+    """
+
+    branch_times: np.ndarray
+    same_class: np.ndarray
+    same_point: np.ndarray | None = None
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.same_class.shape[0])
+
+    def phi(self) -> np.ndarray:
+        """Measured cloning probability per branch time."""
+        return self.same_class.mean(axis=0)
+
+    def phi_interval(self, confidence: float = 0.95, method: str = "wilson"):
+        """Binomial interval for ``phi`` per branch time."""
+        return binomial_interval(self.same_class.sum(axis=0), self.n_pairs, confidence, method)
+
+    def crossing(self, level: float) -> float:
+        """Interpolated branch time where the measured ``phi`` crosses ``level``."""
+        return interpolated_crossing(self.branch_times, self.phi(), level)
+
+    def crossing_interval(self, level: float, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0):
+        """``(estimate, low, high)`` of the crossing, bootstrapping parent trajectories (rows),
+        which keeps the correlation between branch times of one parent."""
+        rng = np.random.default_rng(seed)
+        stat = lambda rows: interpolated_crossing(self.branch_times, rows.mean(axis=0), level)
+        return bootstrap_interval(stat, self.same_class.astype(float), confidence=confidence,
+                                  n_resamples=n_resamples, rng=rng)
+
+
+@torch.no_grad()
+def cloning_experiment(
+    score: Callable,
+    x: torch.Tensor,
+    times,
+    branch_times,
+    classify: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    identify: Callable[[torch.Tensor, float], torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    disable: bool | None = None,
+) -> CloningResult:
+    """Cloning experiment with the backward SDE (Euler–Maruyama) on the grid ``times``.
+
+    Parents start from ``x`` at ``times[0]``. At each branch time (snapped to the nearest grid
+    time, which is what is reported) every parent is copied into two clones that continue with
+    independent noise to ``times[-1]``. All parents and clones advance together in one batch.
+
+    Parameters
+    ----------
+    classify : callable
+        ``classify(x_end) -> LongTensor (M,)``: class of each end point.
+    identify : callable, optional
+        ``identify(x_end, t_end) -> LongTensor (M,)``: training point each end point sits on
+        (e.g. :meth:`EmpiricalScore.nearest_index`), for the same-point fraction.
+    """
+    times = _check_times(times)
+    x = check_points("x", x)
+    branch = np.asarray(branch_times, dtype=float).ravel()
+    if branch.size == 0:
+        raise ValueError("branch_times must be non-empty")
+    idx = np.unique([int(np.argmin(np.abs(times - b))) for b in branch])
+    if np.any(idx >= len(times) - 1):
+        raise ValueError("branch_times must lie above the final time of the grid")
+    B, K = x.shape[0], len(idx)
+    branch_at = {int(i): k for k, i in enumerate(idx)}
+    # One preallocated buffer: parents in rows [0, B), the clones of branch k in the 2B rows
+    # after them; only the active window [lo, hi) is advanced, in place (no reallocation).
+    buf = torch.empty((B * (1 + 2 * K), x.shape[1]), dtype=x.dtype, device=x.device)
+    noise = torch.empty_like(buf)
+    buf[:B] = x
+    lo, hi = 0, B
+    for i in tqdm(range(len(times) - 1), disable=disable, desc="cloning", leave=False):
+        t, t_next = float(times[i]), float(times[i + 1])
+        if i in branch_at:
+            buf[hi:hi + B] = buf[:B]
+            buf[hi + B:hi + 2 * B] = buf[:B]
+            hi += 2 * B
+            if branch_at[i] == K - 1:  # parents are no longer needed
+                lo = B
+        active = buf[lo:hi]
+        s, _ = _split(score(active, t))
+        h = t - t_next
+        eps = torch.randn(active.shape, generator=generator, dtype=x.dtype, device=x.device, out=noise[lo:hi])
+        active.mul_(1.0 + h).add_(s, alpha=2.0 * h).add_(eps, alpha=math.sqrt(2.0 * h))
+    state = buf[B:]
+    t_end = float(times[-1])
+    labels = classify(state).view(K, 2, B)
+    same_class = (labels[:, 0] == labels[:, 1]).T.cpu().numpy()
+    same_point = None
+    if identify is not None:
+        points = identify(state, t_end).view(K, 2, B)
+        same_point = (points[:, 0] == points[:, 1]).T.cpu().numpy()
+    return CloningResult(times[idx], same_class, same_point)
+
+
+def collapse_times_from_indices(times: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Per trajectory, the time after which the nearest-point index never changes again.
+
+    ``nearest`` (S+1, B) holds the index at each grid time. The collapse time is the midpoint
+    of the grid interval in which the final index appeared for the last time; a trajectory
+    whose index never changed reports ``times[0]`` (censored from above).
+    """
+    nearest = np.asarray(nearest)
+    final = nearest[-1]
+    differs = nearest != final  # (S+1, B)
+    last_diff = np.where(differs.any(axis=0), differs.shape[0] - 1 - np.argmax(differs[::-1], axis=0), -1)
+    out = np.empty(nearest.shape[1])
+    never = last_diff < 0
+    out[never] = times[0]
+    j = last_diff[~never]
+    out[~never] = 0.5 * (times[j] + times[j + 1])
+    return out
+
+
+@dataclass
+class CollapseResult:
+    """Per-trajectory collapse measurements from :func:`collapse_experiment`."""
+
+    times: np.ndarray
+    nearest_index: np.ndarray
+    collapse_time: np.ndarray
+    final_distance2: np.ndarray
+    final_x: np.ndarray
+
+    def fraction_collapsed(self, t) -> np.ndarray:
+        """Fraction of trajectories already committed to their final training point at ``t``."""
+        t = np.asarray(t, dtype=float)
+        return (self.collapse_time[None, :] >= t.reshape(-1, 1)).mean(axis=1).reshape(t.shape)
+
+    def median_collapse_time(self, confidence: float = 0.95):
+        """``(median, low, high)`` with an order-statistic interval."""
+        return median_interval(self.collapse_time, confidence)
+
+
+@torch.no_grad()
+def collapse_experiment(
+    empirical: EmpiricalScore,
+    x: torch.Tensor,
+    times,
+    *,
+    generator: torch.Generator | None = None,
+    disable: bool | None = None,
+) -> CollapseResult:
+    """Run the backward SDE with the empirical score and track the nearest scaled training point.
+
+    Returns, per trajectory, the collapse time (:func:`collapse_times_from_indices`) and the
+    final squared distance per component ``|x - e^{-t} a^nearest|^2 / N`` at ``times[-1]``.
+    """
+    times = _check_times(times)
+    if times[-1] <= 0:
+        raise ValueError("the final time must be > 0 to locate the nearest scaled training point")
+    x = check_points("x", x, dim=empirical.N)
+    rows = []
+    for i in tqdm(range(len(times) - 1), disable=disable, desc="collapse", leave=False):
+        t, t_next = float(times[i]), float(times[i + 1])
+        ev = empirical.evaluate(x, t)
+        rows.append(ev.nearest_index.cpu())
+        h = t - t_next
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        x = x + h * (x + 2.0 * ev.score) + math.sqrt(2.0 * h) * noise
+    t_end = float(times[-1])
+    final_idx = empirical.nearest_index(x, t_end)
+    rows.append(final_idx.cpu())
+    nearest = torch.stack(rows).numpy()
+    c, _ = ou_coefficients(t_end)
+    d2 = ((x - c * empirical.data[final_idx]) ** 2).sum(dim=1) / empirical.N
+    return CollapseResult(times, nearest, collapse_times_from_indices(times, nearest), d2.cpu().numpy(), x.cpu().numpy())
+
+
+@dataclass
+class EntropyEstimate:
+    """Monte Carlo excess entropy ``f^e(t)`` with its standard error, per time."""
+
+    t: np.ndarray
+    f: np.ndarray
+    stderr: np.ndarray
+    alpha: float
+    n_samples: int
+
+    @property
+    def f_over_alpha(self) -> np.ndarray:
+        return self.f / self.alpha
+
+    @property
+    def stderr_over_alpha(self) -> np.ndarray:
+        return self.stderr / self.alpha
+
+
+@torch.no_grad()
+def excess_entropy_estimate(
+    empirical: EmpiricalScore,
+    t_values,
+    n_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+    batch_size: int = 1024,
+    disable: bool | None = None,
+) -> EntropyEstimate:
+    """``f^e(t) = alpha + (1/2) ln(2 pi e Delta_t) + (1/M) sum_i (1/N) ln P^e_t(x_i)``.
+
+    ``x_i = e^{-t} a^{mu_i} + sqrt(Delta_t) z_i`` with ``mu_i`` uniform over the training set
+    (i.e. ``x_i ~ P^e_t``); ``ln P^e_t`` by the streamed log-sum-exp. The standard error is the
+    sample standard deviation over ``sqrt(M)``.
+    """
+    n_samples = require_int("n_samples", n_samples, 2)
+    batch_size = require_int("batch_size", batch_size, 1)
+    t_values = np.asarray(t_values, dtype=float).ravel()
+    if t_values.size == 0 or not np.all(np.isfinite(t_values)) or np.any(t_values <= 0):
+        raise ValueError("t_values must be a non-empty array of finite times > 0")
+    data = empirical.data
+    P, N = empirical.P, empirical.N
+    alpha = math.log(P) / N
+    f, se = [], []
+    for t in tqdm(t_values, disable=disable, desc="excess entropy", leave=False):
+        c, var = ou_coefficients(float(t))
+        vals = []
+        for start in range(0, n_samples, batch_size):
+            m = min(batch_size, n_samples - start)
+            mu = torch.randint(0, P, (m,), generator=generator, device=data.device)
+            z = torch.randn((m, N), generator=generator, dtype=data.dtype, device=data.device)
+            xs = c * data[mu] + math.sqrt(var) * z
+            vals.append(empirical.log_density(xs, float(t)).cpu())
+        per_sample = alpha + 0.5 * math.log(2 * math.pi * math.e * var) + torch.cat(vals).double().numpy() / N
+        f.append(per_sample.mean())
+        se.append(per_sample.std(ddof=1) / math.sqrt(n_samples))
+    return EntropyEstimate(t_values, np.array(f), np.array(se), alpha, n_samples)

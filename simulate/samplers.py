@@ -1,0 +1,115 @@
+"""Reverse-time samplers in OU time (k-diffusion style flat functions).
+
+Backward SDE (integrated from ``t = T`` down): ``-dx/dt = x + 2 S(x, t) + noise`` with
+Euler–Maruyama step ``x <- x + h [x + 2 S(x, t)] + sqrt(2 h) xi`` (``h = t_i - t_{i+1} > 0``).
+Probability-flow ODE: ``-dx/dt = x + S(x, t)``, integrated with Heun's method (second order).
+
+A score is any callable ``score(x, t) -> Tensor``; it may instead return an object with a
+``.score`` attribute (e.g. :class:`simulate.scores.EmpiricalEvaluation`), which is then
+handed to the callback as ``info["evaluation"]``.
+
+The callback is called once per step, before the update, with
+``{"i", "t", "t_next", "x", "score", "evaluation"}``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import trange
+
+__all__ = ["time_grid", "sample_euler_maruyama", "sample_heun"]
+
+
+def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log") -> np.ndarray:
+    """Decreasing times ``t_0 = t_start > ... > t_steps = t_end`` (``steps`` intervals).
+
+    ``spacing="log"`` (default) is uniform in ``ln t`` — steps shrink with ``Delta_t`` so the
+    stiff score near ``t = 0`` stays resolved; ``"linear"`` is uniform in ``t``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if not (math.isfinite(t_start) and math.isfinite(t_end) and t_start > t_end > 0):
+        raise ValueError(f"times must satisfy t_start > t_end > 0, got t_start={t_start!r}, t_end={t_end!r}")
+    if spacing == "log":
+        return np.exp(np.linspace(math.log(t_start), math.log(t_end), steps + 1))
+    if spacing == "linear":
+        return np.linspace(t_start, t_end, steps + 1)
+    raise ValueError(f"spacing must be 'log' or 'linear', got {spacing!r}")
+
+
+def _check_times(times) -> np.ndarray:
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size < 2:
+        raise ValueError("times must be a 1-D sequence of at least two times")
+    if not np.all(np.isfinite(times)) or not np.all(np.diff(times) < 0) or times[-1] < 0:
+        raise ValueError("times must be finite, strictly decreasing and >= 0")
+    return times
+
+
+def _split(out):
+    if isinstance(out, torch.Tensor):
+        return out, None
+    return out.score, out
+
+
+@torch.no_grad()
+def sample_euler_maruyama(
+    score: Callable,
+    x: torch.Tensor,
+    times,
+    *,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Integrate the backward SDE from ``times[0]`` to ``times[-1]`` with Euler–Maruyama.
+
+    ``x`` holds samples at ``times[0]``; returns samples at ``times[-1]``. The score is never
+    evaluated at ``times[-1]`` (so ``times[-1] = 0`` is allowed). Noise comes from
+    ``generator`` (pass one for reproducible runs).
+    """
+    times = _check_times(times)
+    for i in trange(len(times) - 1, disable=disable, desc="reverse SDE", leave=False):
+        t, t_next = float(times[i]), float(times[i + 1])
+        s, evaluation = _split(score(x, t))
+        if callback is not None:
+            callback({"i": i, "t": t, "t_next": t_next, "x": x, "score": s, "evaluation": evaluation})
+        h = t - t_next
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        x = x + h * (x + 2.0 * s) + math.sqrt(2.0 * h) * noise
+    return x
+
+
+@torch.no_grad()
+def sample_heun(
+    score: Callable,
+    x: torch.Tensor,
+    times,
+    *,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+) -> torch.Tensor:
+    """Integrate the probability-flow ODE ``-dx/dt = x + S(x, t)`` with Heun's method.
+
+    Second order in the step; the last step is a plain Euler step when ``times[-1] == 0``
+    (the score is singular there).
+    """
+    times = _check_times(times)
+    for i in trange(len(times) - 1, disable=disable, desc="probability-flow ODE", leave=False):
+        t, t_next = float(times[i]), float(times[i + 1])
+        s, evaluation = _split(score(x, t))
+        if callback is not None:
+            callback({"i": i, "t": t, "t_next": t_next, "x": x, "score": s, "evaluation": evaluation})
+        h = t - t_next
+        d1 = x + s
+        x_euler = x + h * d1
+        if t_next == 0:
+            x = x_euler
+            continue
+        s2, _ = _split(score(x_euler, t_next))
+        x = x + 0.5 * h * (d1 + x_euler + s2)
+    return x

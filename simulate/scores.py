@@ -1,0 +1,186 @@
+"""Score functions ``S(x, t) = grad log P_t(x)`` in OU time.
+
+* :class:`EmpiricalScore`: the exact score of the empirical density
+  ``P^e_t = (1/P) sum_mu N(a^mu e^{-t}, Delta_t I)``, streamed over ``P`` in chunks with a
+  running log-sum-exp (never a full ``B x P`` buffer).
+* :class:`MixtureScore`: the exact score of the two-class Gaussian mixture.
+* :class:`GaussianScore`: the exact score of ``N(0, diag(variances))`` (for tests of the
+  samplers against closed-form laws).
+
+Every score is a callable ``score(x, t) -> Tensor``; :meth:`EmpiricalScore.evaluate` also
+returns the log-density, the index of the nearest scaled training point and the largest
+softmax weight from the same pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ._torch import check_points
+
+__all__ = ["EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
+
+
+def ou_coefficients(t: float) -> tuple[float, float]:
+    """``(e^{-t}, Delta_t)`` for a scalar OU time ``t > 0``."""
+    t = float(t)
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"t must be a finite time > 0, got {t!r}")
+    return math.exp(-t), -math.expm1(-2.0 * t)
+
+
+@dataclass
+class EmpiricalEvaluation:
+    """Everything one streamed pass over the training set yields at ``(x, t)``.
+
+    ``score`` (B, N); ``log_density`` (B,) = ``ln P^e_t(x)``; ``nearest_index`` (B,) = argmin over
+    ``mu`` of ``|x - e^{-t} a^mu|``; ``max_weight`` (B,) = the largest softmax weight.
+    """
+
+    score: torch.Tensor
+    log_density: torch.Tensor
+    nearest_index: torch.Tensor
+    max_weight: torch.Tensor
+
+
+class EmpiricalScore:
+    """Exact score of the empirical density of a training set, streamed over ``P``.
+
+    Parameters
+    ----------
+    data : Tensor, shape (P, N)
+        Training points ``a^mu`` (float32 or float64; the computation runs in this dtype and on
+        this device).
+    memory_budget_bytes : int
+        Upper bound on the temporary ``B x chunk`` buffers; the chunk size over ``P`` is
+        ``budget // (2 B itemsize)`` (at least 1, at most ``P``).
+    chunk_size : int, optional
+        Fix the chunk size instead (overrides the budget).
+
+    Notes
+    -----
+    Logits ``l_mu = -|x - c a^mu|^2 / (2 Delta)``, ``c = e^{-t}``, are formed as
+    ``(2 c x.a^mu - c^2 |a^mu|^2) / (2 Delta)`` with the row constant ``-|x|^2/(2 Delta)`` added
+    only to the log-density. Per chunk the running maximum ``m``, the sum ``s`` of
+    ``exp(l - m)`` and the weighted sum of ``a^mu`` are rescaled by ``exp(m_old - m_new)``.
+    """
+
+    def __init__(self, data: torch.Tensor, *, memory_budget_bytes: int = 64 * 2**20, chunk_size: int | None = None):
+        data = check_points("data", data)
+        if data.shape[0] < 2:
+            raise ValueError(f"data must have P >= 2 rows, got {data.shape[0]}")
+        if isinstance(memory_budget_bytes, bool) or not isinstance(memory_budget_bytes, int) or memory_budget_bytes < 1:
+            raise ValueError(f"memory_budget_bytes must be an integer >= 1, got {memory_budget_bytes!r}")
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+        self.data = data
+        self.norms2 = (data * data).sum(dim=1)
+        self.memory_budget_bytes = memory_budget_bytes
+        self.fixed_chunk_size = chunk_size
+
+    @property
+    def P(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def N(self) -> int:
+        return int(self.data.shape[1])
+
+    def chunk_size(self, batch: int) -> int:
+        """Chunk over ``P`` used for a batch of ``batch`` query points."""
+        if self.fixed_chunk_size is not None:
+            return min(self.fixed_chunk_size, self.P)
+        per_column = 2 * max(batch, 1) * self.data.element_size()
+        return max(1, min(self.P, self.memory_budget_bytes // per_column))
+
+    def _check_query(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_points("x", x, dim=self.N)
+        if x.dtype != self.data.dtype or x.device != self.data.device:
+            raise ValueError(
+                f"x must have the training data's dtype and device ({self.data.dtype}, {self.data.device}), "
+                f"got ({x.dtype}, {x.device})"
+            )
+        return x
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, t: float, *, need_score: bool = True) -> EmpiricalEvaluation:
+        """One streamed pass: score, log-density, nearest scaled training point, largest weight."""
+        x = self._check_query(x)
+        c, var = ou_coefficients(t)
+        B = x.shape[0]
+        chunk = self.chunk_size(B)
+        run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
+        run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
+        run_arg = torch.zeros(B, dtype=torch.long, device=x.device)
+        acc = torch.zeros_like(x) if need_score else None
+        scale_xa, scale_aa = c / var, 0.5 * c * c / var
+        for start in range(0, self.P, chunk):
+            a = self.data[start:start + chunk]
+            logits = torch.addmm(self.norms2[start:start + chunk].mul(-scale_aa).expand(B, -1), x, a.T, alpha=scale_xa)
+            chunk_max, chunk_arg = logits.max(dim=1)
+            new_max = torch.maximum(run_max, chunk_max)
+            rescale = torch.exp(run_max - new_max)
+            weights = torch.exp(logits.sub_(new_max[:, None]))
+            run_sum = run_sum * rescale + weights.sum(dim=1)
+            if need_score:
+                acc = acc * rescale[:, None] + weights @ a
+            run_arg = torch.where(chunk_max > run_max, chunk_arg + start, run_arg)
+            run_max = new_max
+        lse = run_max + torch.log(run_sum)
+        row_const = -(x * x).sum(dim=1) / (2.0 * var)
+        log_density = lse + row_const - math.log(self.P) - 0.5 * self.N * math.log(2.0 * math.pi * var)
+        score = (c * acc / run_sum[:, None] - x) / var if need_score else None
+        return EmpiricalEvaluation(score, log_density, run_arg, 1.0 / run_sum)
+
+    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        return self.evaluate(x, t).score
+
+    def log_density(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """``ln P^e_t(x)`` (B,)."""
+        return self.evaluate(x, t, need_score=False).log_density
+
+    def nearest_index(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """Index of the training point whose scaled copy ``e^{-t} a^mu`` is nearest to each row."""
+        return self.evaluate(x, t, need_score=False).nearest_index
+
+
+class MixtureScore:
+    """Exact score of ``(1/2)[N(+m, sigma^2 I) + N(-m, sigma^2 I)]`` at OU time ``t``::
+
+        S(x) = -x / Gamma_t + (m e^{-t} / Gamma_t) tanh(x.m e^{-t} / Gamma_t),
+        Gamma_t = Delta_t + sigma^2 e^{-2t}.
+    """
+
+    def __init__(self, mean: torch.Tensor, sigma: float = 1.0):
+        if not isinstance(mean, torch.Tensor) or mean.ndim != 1:
+            raise ValueError("mean must be a 1-D torch.Tensor (the class mean m)")
+        if not (sigma > 0 and math.isfinite(sigma)):
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        self.mean = mean
+        self.sigma = float(sigma)
+
+    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        c, var = ou_coefficients(t)
+        gamma = var + self.sigma**2 * c * c
+        direction = self.mean.to(dtype=x.dtype) * (c / gamma)
+        return torch.addr(x, torch.tanh(x @ direction), direction, beta=-1.0 / gamma)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class of each row: 0 if ``x.m > 0`` (the ``+m`` class), else 1 (same as the data labels)."""
+        return (x @ self.mean.to(dtype=x.dtype) <= 0).long()
+
+
+class GaussianScore:
+    """Exact score of ``N(0, diag(variances))`` data: ``S_i(x) = -x_i / (v_i e^{-2t} + Delta_t)``."""
+
+    def __init__(self, variances: torch.Tensor):
+        if not isinstance(variances, torch.Tensor) or variances.ndim != 1 or not bool((variances > 0).all()):
+            raise ValueError("variances must be a 1-D torch.Tensor of positive values")
+        self.variances = variances
+
+    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        c, var = ou_coefficients(t)
+        return -x / (self.variances * c * c + var)

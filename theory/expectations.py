@@ -58,7 +58,8 @@ def cloning_probability_from_kappa(kappa, *, dps: int | None = None):
                 return mp.mpf(1) / 2
             s = mp.sqrt(k)
             f = lambda z: mp.npdf(z) / (1 + mp.exp(-(2 * k + 2 * s * z)))
-            val = mp.quad(f, [-mp.inf, -s - 8 / s, -s, -s + 8 / s, mp.inf])
+            # the sigmoid switches at z = -s over a width ~1/s; the Gaussian mass sits at z ~ 0
+            val = mp.quad(f, sorted({-mp.inf, -s - 8 / s, -s, -s + 8 / s, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
     kappa = np.asarray(kappa, dtype=float)
@@ -87,7 +88,8 @@ def expected_log_cosh(kappa, *, dps: int | None = None):
                 return mp.mpf(0)
             s = mp.sqrt(k)
             f = lambda z: mp.npdf(z) * mp.log(mp.cosh(k + s * z))
-            val = mp.quad(f, [-mp.inf, -s - 4, -s, -s + 4, mp.inf])
+            # the kink of log cosh sits at z = -s; the Gaussian mass at z ~ 0
+            val = mp.quad(f, sorted({-mp.inf, -s - 4, -s, -s + 4, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
     kappa = np.asarray(kappa, dtype=float)

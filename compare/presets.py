@@ -20,9 +20,9 @@ class GaussianMixturePreset:
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
-    pairs: int = 3000
+    pairs: int = 4000
     clone_steps: int = 120
-    trajectories: int = 500
+    trajectories: int = 800
     steps: int = 250
     entropy_samples: int = 2000
     confidence: float = 0.95

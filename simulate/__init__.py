@@ -8,6 +8,7 @@ from .observables import (
     cloning_experiment,
     collapse_experiment,
     collapse_times_from_indices,
+    condensation_times_from_weights,
     excess_entropy_estimate,
     interpolated_crossing,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "cloning_experiment",
     "collapse_experiment",
     "collapse_times_from_indices",
+    "condensation_times_from_weights",
     "excess_entropy_estimate",
     "interpolated_crossing",
     "isotropic_gaussian",

@@ -31,6 +31,7 @@ __all__ = [
     "cloning_experiment",
     "collapse_experiment",
     "collapse_times_from_indices",
+    "condensation_times_from_weights",
     "excess_entropy_estimate",
     "interpolated_crossing",
 ]
@@ -175,15 +176,42 @@ def collapse_times_from_indices(times: np.ndarray, nearest: np.ndarray) -> np.nd
     return out
 
 
+def condensation_times_from_weights(times: np.ndarray, max_weight: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """Per trajectory, the time after which the largest softmax weight stays above ``level``.
+
+    The REM reading of collapse (one term dominates the partition function). Same conventions
+    as :func:`collapse_times_from_indices`: midpoint of the last grid interval in which the
+    weight rose through ``level``; ``times[0]`` if it never was below; ``times[-1]`` if it ends
+    below.
+    """
+    below = np.asarray(max_weight) < level
+    out = np.empty(below.shape[1])
+    ends_below = below[-1]
+    any_below = below.any(axis=0)
+    last_below = below.shape[0] - 1 - np.argmax(below[::-1], axis=0)
+    out[~any_below] = times[0]
+    mid = any_below & ~ends_below
+    j = last_below[mid]
+    out[mid] = 0.5 * (times[j] + times[j + 1])
+    out[ends_below] = times[-1]
+    return out
+
+
 @dataclass
 class CollapseResult:
-    """Per-trajectory collapse measurements from :func:`collapse_experiment`."""
+    """Per-trajectory collapse measurements from :func:`collapse_experiment`.
+
+    ``collapse_time``: last change of the nearest scaled training point (physics.md sec. 2 (a));
+    ``condensation_time``: the largest softmax weight stays above 1/2 afterwards (REM reading).
+    """
 
     times: np.ndarray
     nearest_index: np.ndarray
     collapse_time: np.ndarray
     final_distance2: np.ndarray
     final_x: np.ndarray
+    max_weight: np.ndarray
+    condensation_time: np.ndarray
 
     def fraction_collapsed(self, t) -> np.ndarray:
         """Fraction of trajectories already committed to their final training point at ``t``."""
@@ -213,21 +241,26 @@ def collapse_experiment(
     if times[-1] <= 0:
         raise ValueError("the final time must be > 0 to locate the nearest scaled training point")
     x = check_points("x", x, dim=empirical.N)
-    rows = []
+    rows, weights = [], []
     for i in tqdm(range(len(times) - 1), disable=disable, desc="collapse", leave=False):
         t, t_next = float(times[i]), float(times[i + 1])
         ev = empirical.evaluate(x, t)
         rows.append(ev.nearest_index.cpu())
+        weights.append(ev.max_weight.cpu())
         h = t - t_next
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         x = x + h * (x + 2.0 * ev.score) + math.sqrt(2.0 * h) * noise
     t_end = float(times[-1])
-    final_idx = empirical.nearest_index(x, t_end)
+    final = empirical.evaluate(x, t_end, need_score=False)
+    final_idx = final.nearest_index
     rows.append(final_idx.cpu())
+    weights.append(final.max_weight.cpu())
     nearest = torch.stack(rows).numpy()
+    max_weight = torch.stack(weights).double().numpy()
     c, _ = ou_coefficients(t_end)
     d2 = ((x - c * empirical.data[final_idx]) ** 2).sum(dim=1) / empirical.N
-    return CollapseResult(times, nearest, collapse_times_from_indices(times, nearest), d2.cpu().numpy(), x.cpu().numpy())
+    return CollapseResult(times, nearest, collapse_times_from_indices(times, nearest), d2.cpu().numpy(),
+                          x.cpu().numpy(), max_weight, condensation_times_from_weights(times, max_weight))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from simulate import (
     cloning_experiment,
     collapse_experiment,
     collapse_times_from_indices,
+    condensation_times_from_weights,
     excess_entropy_estimate,
     interpolated_crossing,
     isotropic_gaussian,
@@ -20,7 +21,7 @@ from simulate import (
     two_class_mixture,
 )
 from simulate.data import mixture_marginal, noised
-from simulate.stats import binomial_interval
+from simulate.stats import binomial_interval, median_interval
 from theory import PHI_AT_BIMODALITY, TwoClassMixture, collapse_time_isotropic, excess_entropy_isotropic
 
 
@@ -36,6 +37,17 @@ def test_collapse_times_from_indices():
     ])
     out = collapse_times_from_indices(times, nearest)
     np.testing.assert_allclose(out, [1.5, 4.0, 1.5, 4.0])
+
+
+def test_condensation_times_from_weights():
+    times = np.array([4.0, 3.0, 2.0, 1.0])
+    w = np.array([
+        [0.1, 0.9, 0.2, 0.1],
+        [0.3, 0.9, 0.6, 0.2],
+        [0.7, 0.9, 0.4, 0.3],
+        [0.8, 0.9, 0.9, 0.4],
+    ])
+    np.testing.assert_allclose(condensation_times_from_weights(times, w), [2.5, 4.0, 1.5, 1.0])
 
 
 def test_interpolated_crossing():
@@ -102,6 +114,10 @@ def test_median_collapse_time_within_10_percent_N64_P1e4():
     t_c, med, lo, hi, res = run_collapse(64, 10_000, 400, seed=2)
     assert abs(med - t_c) / t_c < 0.10
     assert (res.collapse_time >= res.times[0]).mean() < 0.05  # the window starts before collapse
+    # the REM reading (largest weight stays above 1/2) sits closer to t_C than the lock-in
+    cmed, clo, chi = np.median(res.condensation_time), *median_interval(res.condensation_time)[1:]
+    assert abs(cmed - t_c) < abs(med - t_c)
+    assert clo <= t_c <= chi or abs(cmed - t_c) / t_c < 0.02
     # at the end every trajectory sits on its training point: distance^2/N ~ Delta_t
     delta_end = -math.expm1(-2 * res.times[-1])
     assert np.median(res.final_distance2) == pytest.approx(delta_end, rel=0.1)

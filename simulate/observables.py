@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from theory.validation import require_int
 
 from ._torch import check_points
-from .samplers import _check_times, _split
+from .samplers import _check_times, _split, euler_maruyama_step_, sample_euler_maruyama
 from .scores import EmpiricalScore, ou_coefficients
 from .stats import binomial_interval, bootstrap_interval, median_interval
 
@@ -33,6 +33,7 @@ __all__ = [
     "collapse_times_from_indices",
     "condensation_times_from_weights",
     "excess_entropy_estimate",
+    "fraction_at_or_after",
     "interpolated_crossing",
 ]
 
@@ -143,9 +144,7 @@ def cloning_experiment(
                 lo = B
         active = buf[lo:hi]
         s, _ = _split(score(active, t))
-        h = t - t_next
-        eps = torch.randn(active.shape, generator=generator, dtype=x.dtype, device=x.device, out=noise[lo:hi])
-        active.mul_(1.0 + h).add_(s, alpha=2.0 * h).add_(eps, alpha=math.sqrt(2.0 * h))
+        euler_maruyama_step_(active, s, t - t_next, generator=generator, noise_out=noise[lo:hi])
     state = buf[B:]
     t_end = float(times[-1])
     labels = classify(state).view(K, 2, B)
@@ -197,6 +196,13 @@ def condensation_times_from_weights(times: np.ndarray, max_weight: np.ndarray, l
     return out
 
 
+def fraction_at_or_after(event_times: np.ndarray, t) -> np.ndarray:
+    """Fraction of trajectories whose event (collapse, condensation) happened at a time >= ``t``
+    (backward time runs downwards, so these have already happened when the sampler is at ``t``)."""
+    t = np.asarray(t, dtype=float)
+    return (np.asarray(event_times)[None, :] >= t.reshape(-1, 1)).mean(axis=1).reshape(t.shape)
+
+
 @dataclass
 class CollapseResult:
     """Per-trajectory collapse measurements from :func:`collapse_experiment`.
@@ -215,8 +221,7 @@ class CollapseResult:
 
     def fraction_collapsed(self, t) -> np.ndarray:
         """Fraction of trajectories already committed to their final training point at ``t``."""
-        t = np.asarray(t, dtype=float)
-        return (self.collapse_time[None, :] >= t.reshape(-1, 1)).mean(axis=1).reshape(t.shape)
+        return fraction_at_or_after(self.collapse_time, t)
 
     def median_collapse_time(self, confidence: float = 0.95):
         """``(median, low, high)`` with an order-statistic interval."""
@@ -242,14 +247,12 @@ def collapse_experiment(
         raise ValueError("the final time must be > 0 to locate the nearest scaled training point")
     x = check_points("x", x, dim=empirical.N)
     rows, weights = [], []
-    for i in tqdm(range(len(times) - 1), disable=disable, desc="collapse", leave=False):
-        t, t_next = float(times[i]), float(times[i + 1])
-        ev = empirical.evaluate(x, t)
-        rows.append(ev.nearest_index.cpu())
-        weights.append(ev.max_weight.cpu())
-        h = t - t_next
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x = x + h * (x + 2.0 * ev.score) + math.sqrt(2.0 * h) * noise
+
+    def record(info):
+        rows.append(info["evaluation"].nearest_index.cpu())
+        weights.append(info["evaluation"].max_weight.cpu())
+
+    x = sample_euler_maruyama(empirical.evaluate, x, times, callback=record, disable=disable, generator=generator)
     t_end = float(times[-1])
     final = empirical.evaluate(x, t_end, need_score=False)
     final_idx = final.nearest_index

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-__all__ = ["time_grid", "sample_euler_maruyama", "sample_heun"]
+__all__ = ["time_grid", "euler_maruyama_step_", "sample_euler_maruyama", "sample_heun"]
 
 
 def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log") -> np.ndarray:
@@ -56,6 +56,14 @@ def _split(out):
     return out.score, out
 
 
+def euler_maruyama_step_(x: torch.Tensor, score: torch.Tensor, h: float, *, generator=None,
+                         noise_out: torch.Tensor | None = None) -> torch.Tensor:
+    """One backward Euler–Maruyama step of size ``h > 0``, in place on ``x``:
+    ``x <- x + h (x + 2 S) + sqrt(2 h) xi``. ``noise_out`` is an optional buffer for ``xi``."""
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device, out=noise_out)
+    return x.mul_(1.0 + h).add_(score, alpha=2.0 * h).add_(noise, alpha=math.sqrt(2.0 * h))
+
+
 @torch.no_grad()
 def sample_euler_maruyama(
     score: Callable,
@@ -73,14 +81,14 @@ def sample_euler_maruyama(
     ``generator`` (pass one for reproducible runs).
     """
     times = _check_times(times)
+    x = x.clone()  # updated in place below; the caller's tensor is left alone
+    noise = torch.empty_like(x)
     for i in trange(len(times) - 1, disable=disable, desc="reverse SDE", leave=False):
         t, t_next = float(times[i]), float(times[i + 1])
         s, evaluation = _split(score(x, t))
         if callback is not None:
             callback({"i": i, "t": t, "t_next": t_next, "x": x, "score": s, "evaluation": evaluation})
-        h = t - t_next
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x = x + h * (x + 2.0 * s) + math.sqrt(2.0 * h) * noise
+        euler_maruyama_step_(x, s, t - t_next, generator=generator, noise_out=noise)
     return x
 
 

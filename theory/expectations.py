@@ -16,6 +16,8 @@ import mpmath as mp
 import numpy as np
 from scipy.special import ndtr
 
+from .validation import require_nonnegative
+
 __all__ = [
     "cloning_probability_from_kappa",
     "expected_log_cosh",
@@ -62,9 +64,7 @@ def cloning_probability_from_kappa(kappa, *, dps: int | None = None):
             val = mp.quad(f, sorted({-mp.inf, -s - 8 / s, -s, -s + 8 / s, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
-    kappa = np.asarray(kappa, dtype=float)
-    if np.any(kappa < 0) or not np.all(np.isfinite(kappa)):
-        raise ValueError("kappa must be finite and >= 0")
+    kappa = require_nonnegative("kappa", kappa)
     root = np.sqrt(kappa)
     upper = np.maximum(-2.0 * kappa + 18.0 * root, 0.0)
     safe_var = np.where(kappa > 0, 4.0 * kappa, 1.0)[..., None]
@@ -92,9 +92,7 @@ def expected_log_cosh(kappa, *, dps: int | None = None):
             val = mp.quad(f, sorted({-mp.inf, -s - 4, -s, -s + 4, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
-    kappa = np.asarray(kappa, dtype=float)
-    if np.any(kappa < 0) or not np.all(np.isfinite(kappa)):
-        raise ValueError("kappa must be finite and >= 0")
+    kappa = require_nonnegative("kappa", kappa)
     root = np.sqrt(kappa)
     mean_abs = root * np.sqrt(2.0 / np.pi) * np.exp(-kappa / 2.0) + kappa * (1.0 - 2.0 * ndtr(-root))
     upper = np.minimum(25.0, kappa + 12.0 * root)

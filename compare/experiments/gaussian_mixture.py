@@ -31,6 +31,7 @@ from simulate.observables import (
     condensation_times_from_weights,
     collapse_experiment,
     excess_entropy_estimate,
+    fraction_at_or_after,
 )
 from simulate.samplers import time_grid
 from simulate.scores import EmpiricalScore, MixtureScore
@@ -253,12 +254,12 @@ def _figures(preset, theory, summary, clone, coll, ent, extra):
     fig, ax = new_figure()
     ct = extra["collapse_times"]
     grid = coll["times"][::-1]
-    frac = (ct[None, :] >= grid[:, None]).mean(axis=1)
+    frac = fraction_at_or_after(ct, grid)
     flo, fhi = binomial_interval(np.round(frac * ct.size), ct.size, preset.confidence)
     ax.fill_between(grid, flo, fhi, color=MEASURED_COLOR, alpha=0.2, lw=0)
     ax.plot(grid, frac, color=MEASURED_COLOR, label=f"nearest point fixed ({ct.size} trajectories)")
     cond = extra["condensation_times"]
-    ax.plot(grid, (cond[None, :] >= grid[:, None]).mean(axis=1), color=ALT_COLOR, label="largest weight > 1/2")
+    ax.plot(grid, fraction_at_or_after(cond, grid), color=ALT_COLOR, label="largest weight > 1/2")
     ax.axvline(summary["t_C"], color=THEORY_COLOR, ls="--", label=f"$t_C$ = {summary['t_C']:.3f}")
     ax.axvline(summary["t_C_finite_N"], color=THEORY_COLOR, ls=":", label=f"$t_C^{{N}}$ = {summary['t_C_finite_N']:.3f}")
     med = extra["median"][0]

@@ -113,11 +113,8 @@ def _run_compare(name: str, out, no_resume: bool, quiet: bool, **overrides):
     t0 = time.perf_counter()
     result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet))
     elapsed = time.perf_counter() - t0
-    from .table import to_markdown
-
-    click.echo(to_markdown(result.table))
-    agree = (result.table["agrees"] == "yes").sum()
-    click.echo(f"\n{agree}/{len(result.table)} rows agree; {elapsed:.1f} s; results in {out}/ "
+    click.echo(exp.to_markdown(result.table))
+    click.echo(f"\n{exp.summary_line(result.table)}; {elapsed:.1f} s; results in {out}/ "
                f"(table.csv, table.md, table.tex, {', '.join(f + '.png' for f in result.figures)})")
 
 
@@ -191,6 +188,39 @@ def theory_mixture(N, P, mu, sigma, as_json):
         step = summary["ddpm_step"][key]
         step_s = f"{step:.1f}" if math.isfinite(step) else "-"
         click.echo(f"{key:<16}{summary[key]:>16.10g}{summary['sigma_EDM'][key]:>16.8g}{step_s:>12}")
+
+
+def _csv(kind, name):
+    def convert(text):
+        try:
+            return [kind(v) for v in str(text).split(",") if v.strip()]
+        except ValueError:
+            raise click.BadParameter(f"must be a comma-separated list, got {text!r}", param_hint=name) from None
+
+    return convert
+
+
+@theory_group.command("subspaces")
+@click.option("--dims", required=True, help="Block dimensions, e.g. 2,5,23.")
+@click.option("--std", "stds", required=True, help="Block standard deviations, e.g. 1,0.3,0.01.")
+@click.option("--P", "P", type=int, required=True, help="Number of training points.")
+@click.option("--normalized", is_flag=True, help="Sphere-projected data (g = 0); default g = 1.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def theory_subspaces(dims, stds, P, normalized, as_json):
+    """Per-subspace critical noise levels of linear-manifold data under both rules."""
+    from theory.subspaces import BlockSpectrum
+
+    spec = BlockSpectrum.from_std(_csv(int, "--dims")(dims), _csv(float, "--std")(stds), normalized=normalized)
+    summary = spec.summary(P)
+    if as_json:
+        click.echo(json.dumps(_clean(summary), indent=2))
+        return
+    click.echo(f"blocks {list(spec.dims)}, variances {list(spec.variances)}, N = {spec.N}, P = {P}, g = {spec.g}")
+    click.echo(f"{'dim':>5}{'variance':>12}{'tau_gauss_rem':>16}{'t_gauss_rem':>14}{'tau_block':>14}{'t_block':>12}")
+    for row in summary["per_subspace"]:
+        click.echo(f"{row['dim']:>5}{row['variance']:>12.4g}{row['tau_gauss_rem']:>16.8g}{row['t_gauss_rem']:>14.6g}"
+                   f"{row['tau_block']:>14.6g}{row['t_block']:>12.6g}")
+    click.echo(f"global collapse: tau_c = {summary['tau_collapse']:.10g}, t_c = {summary['t_collapse']:.10g}")
 
 
 @theory_group.command("latex")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 from theory.validation import require_in_open_interval, require_int, require_positive
 
-__all__ = ["GaussianMixturePreset"]
+__all__ = ["GaussianMixturePreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
 
 
 @dataclass
@@ -50,3 +50,81 @@ class GaussianMixturePreset:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def parse_int_list(name: str, text: str) -> list[int]:
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    return values
+
+
+def parse_float_list(name: str, text: str) -> list[float]:
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    return values
+
+
+@dataclass
+class SubspacesPreset:
+    """Default sweep of [AVS+24]: N = 30, blocks (2, 5, 23) and (5, 10, 15) with standard
+    deviations (1, 0.3, 0.01), P in {250, 500, 1000, 20000}, raw (g = 1) and sphere-normalised
+    (g = 0) data. About a minute and a half on two CPU cores."""
+
+    dims: str = "2,5,23;5,10,15"
+    std: str = "1,0.3,0.01"
+    P: str = "250,500,1000,20000"
+    normalized: str = "both"
+    times: int = 24
+    points: int = 150
+    tau_min: float = 3e-4
+    tau_max: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+    tolerance: float = 0.25
+
+    def configs(self) -> list[tuple[list[int], list[float]]]:
+        stds = parse_float_list("std", self.std)
+        out = []
+        for part in str(self.dims).split(";"):
+            dims = parse_int_list("dims", part)
+            if len(dims) != len(stds):
+                raise ValueError(f"dims {dims} and std {stds} must have the same number of blocks")
+            out.append((dims, stds))
+        return out
+
+    def sizes(self) -> list[int]:
+        return [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
+
+    def normalizations(self) -> list[bool]:
+        table = {"both": [False, True], "yes": [True], "no": [False]}
+        if self.normalized not in table:
+            raise ValueError(f"normalized must be 'both', 'yes' or 'no', got {self.normalized!r}")
+        return table[self.normalized]
+
+    def validate(self) -> "SubspacesPreset":
+        for dims, stds in self.configs():
+            [require_int("dims", d, 1) for d in dims]
+            require_positive("std", stds)
+        self.sizes()
+        self.normalizations()
+        require_int("times", self.times, 4)
+        require_int("points", self.points, 10)
+        require_positive("tau_min", self.tau_min)
+        require_positive("tau_max", self.tau_max)
+        if not self.tau_min < self.tau_max:
+            raise ValueError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
+        require_int("seed", self.seed, 0)
+        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {self.device!r}")
+        require_in_open_interval("confidence", self.confidence, 0.0, 1.0)
+        require_positive("tolerance", self.tolerance)
+        return self

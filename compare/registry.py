@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from .presets import GaussianMixturePreset
+from .presets import GaussianMixturePreset, SubspacesPreset
 
 __all__ = ["Experiment", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
 
@@ -39,6 +39,12 @@ class Experiment:
     def stages(self) -> tuple[str, ...]:
         return self.module.STAGES
 
+    def to_markdown(self, table) -> str:
+        return self.module.to_markdown(table)
+
+    def summary_line(self, table) -> str:
+        return self.module.summary_line(table)
+
 
 EXPERIMENTS: dict[str, Experiment] = {
     "gaussian-mixture": Experiment(
@@ -46,6 +52,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Two-class Gaussian mixture: speciation time t_S (cloning) and collapse time t_C (empirical score).",
         GaussianMixturePreset,
         "compare.experiments.gaussian_mixture",
+    ),
+    "subspaces": Experiment(
+        "subspaces",
+        "Linear-manifold data: per-subspace critical times from empirical-score Jacobians vs two rules.",
+        SubspacesPreset,
+        "compare.experiments.subspaces",
     ),
 }
 DEFAULT_EXPERIMENT = "gaussian-mixture"

@@ -13,7 +13,7 @@ import torch
 
 from theory.validation import require_int, require_positive
 
-__all__ = ["Dataset", "isotropic_gaussian", "mixture_marginal", "noised", "spectrum_gaussian", "two_class_mixture"]
+__all__ = ["Dataset", "block_gaussian", "isotropic_gaussian", "mixture_marginal", "noised", "spectrum_gaussian", "two_class_mixture"]
 
 
 @dataclass
@@ -106,3 +106,28 @@ def mixture_marginal(n, t, mean: torch.Tensor, sigma: float = 1.0, *, generator)
     s = 1 - 2 * torch.randint(0, 2, (n,), generator=generator, device=mean.device).to(mean.dtype)
     z = torch.randn((n, mean.shape[0]), generator=generator, dtype=mean.dtype, device=mean.device)
     return s[:, None] * (c * mean) + math.sqrt(gamma) * z
+
+
+def block_gaussian(P, dims, stds, *, normalized: bool = False, generator, dtype=torch.float64, device="cpu") -> Dataset:
+    """Linear-manifold data [AVS+24]: K orthogonal coordinate blocks, block k with ``dims[k]``
+    directions of standard deviation ``stds[k]`` (variance ``stds[k]**2``).
+
+    With ``normalized=True`` every point is projected on the sphere of radius
+    ``sqrt(sum_k d_k s_k)`` (its mean norm), which removes the fluctuations of ``|a|^2`` (g = 0).
+    ``params["blocks"]`` lists the coordinate slices of the blocks.
+    """
+    P = require_int("P", P, 2)
+    dims = [require_int("dims", d, 1) for d in dims]
+    stds = np.asarray(stds, dtype=float)
+    if stds.shape != (len(dims),):
+        raise ValueError(f"stds must have one value per block ({len(dims)}), got {stds.shape}")
+    require_positive("stds", stds)
+    scale = torch.as_tensor(np.repeat(stds, dims), dtype=dtype, device=device)
+    x = _normal((P, int(sum(dims))), generator, dtype, device) * scale
+    if normalized:
+        radius = float(np.sqrt(np.sum(np.asarray(dims) * stds**2)))
+        x = x * (radius / x.norm(dim=1, keepdim=True))
+    edges = np.concatenate([[0], np.cumsum(dims)])
+    blocks = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return Dataset(x, None, {"model": "blocks", "dims": list(dims), "stds": stds.tolist(), "normalized": normalized,
+                             "blocks": blocks})

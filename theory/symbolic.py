@@ -21,6 +21,8 @@ __all__ = [
     "speciation_time_hessian",
     "speciation_time_curvature",
     "speciation_time_eigenvalue",
+    "critical_tau_gauss_rem",
+    "critical_tau_block",
     "all_derivations",
     "latex_report",
 ]
@@ -130,6 +132,31 @@ def speciation_time_eigenvalue() -> Derivation:
     return Derivation("speciation time, top eigenvalue", sp.Eq(Lambda * sp.exp(-2 * t), 1), t, sp.simplify(sol))
 
 
+@lru_cache(maxsize=None)
+def critical_tau_gauss_rem() -> Derivation:
+    """Per-direction Gaussian REM [AVS+24]: energy variance ``v = tau s + g S2/2`` condenses at
+    ``beta_c = sqrt(2 ln P / v)``; at ``beta = 1/tau`` this is ``2 ln P tau^2 - s tau - g S2/2 = 0``."""
+    tau, s, g, S2, L = sp.symbols("tau s g S_2 L", positive=True)  # L = ln P
+    v = tau * s + g * S2 / 2
+    beta_c = sp.sqrt(2 * L / v)
+    equation = sp.Eq(1 / tau, beta_c)
+    # Both sides are positive, so squaring is an equivalence: v = 2 ln P tau^2.
+    roots = sp.solve(sp.Eq(1 / tau**2, beta_c**2), tau)
+    positive = [r for r in roots if r.subs({s: 1, g: 1, S2: 2, L: 3}).evalf() > 0]
+    if len(positive) != 1:
+        raise RuntimeError(f"expected one positive root, got {roots}")
+    return Derivation("critical noise, per-direction Gaussian REM", equation, tau, sp.simplify(positive[0]))
+
+
+@lru_cache(maxsize=None)
+def critical_tau_block() -> Derivation:
+    """Exact annealed per-block rule: ``ln P = (d/2) ln(1 + s/tau)``."""
+    tau, s, d, L = sp.symbols("tau s d L", positive=True)
+    equation = sp.Eq(L, d / 2 * sp.log(1 + s / tau))
+    (root,) = sp.solve(equation, tau)
+    return Derivation("critical noise, exact per-block rule", equation, tau, sp.simplify(root))
+
+
 def all_derivations() -> list[Derivation]:
     return [
         excess_entropy_gaussian_direction(),
@@ -137,6 +164,8 @@ def all_derivations() -> list[Derivation]:
         speciation_time_eigenvalue(),
         speciation_time_hessian(),
         speciation_time_curvature(),
+        critical_tau_gauss_rem(),
+        critical_tau_block(),
     ]
 
 

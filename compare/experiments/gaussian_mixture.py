@@ -41,9 +41,9 @@ from theory import PHI_AT_BIMODALITY, TwoClassMixture
 from ..io import atomic_write_text, cached_stage
 from ..presets import GaussianMixturePreset
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
-from ..table import ComparisonRow, make_table, write_table
+from ..table import ComparisonRow, make_table, to_markdown, write_table
 
-__all__ = ["GaussianMixturePreset", "ExperimentResult", "STAGES", "run", "simulate"]
+__all__ = ["GaussianMixturePreset", "ExperimentResult", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
 
 NAME = "gaussian-mixture"
 
@@ -169,6 +169,11 @@ def run(preset: GaussianMixturePreset | None = None, out: str | Path | None = No
         for name, fig in result.figures.items():
             save_figure(fig, out / f"{name}.png")
     return result
+
+
+def summary_line(table) -> str:
+    agree = int((table["agrees"] == "yes").sum())
+    return f"{agree}/{len(table)} rows agree"
 
 
 def _reconcile(preset, theory, summary, clone, coll, ent):

@@ -1,0 +1,97 @@
+"""Measuring when each subspace of linear-manifold data is lost [AVS+24].
+
+At each time ``t`` of a grid, points are drawn exactly from the empirical law ``P^e_t`` (the law
+of the generative process at ``t``), the exact Jacobian of the empirical score is formed there,
+and for every block the retained fraction of its generalising posterior variance is computed
+(:func:`simulate.jacobian.retained_variance`). A block is lost at a point when that fraction is
+below :data:`simulate.jacobian.LOST_FRACTION`; its measured critical time is where the fraction of
+lost points crosses 1/2 (interpolated in ``t``), with a bootstrap interval over points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import noised
+from .jacobian import LOST_FRACTION, local_dimension_gap, posterior_covariance, retained_variance
+from .observables import interpolated_crossing
+from .scores import EmpiricalScore, ou_coefficients
+
+__all__ = ["SubspaceSweep", "subspace_sweep"]
+
+
+@dataclass
+class SubspaceSweep:
+    """``t`` (T,); ``retained`` (T, M, K) retained variance fractions; ``dimension`` (T, M) local
+    dimension by the gap estimator on the VE Jacobian singular values; ``singular_values``
+    (T, N) median over points of the sorted VE singular values (for plotting); ``max_weight``
+    (T, M) the largest softmax weight at each point."""
+
+    t: np.ndarray
+    retained: np.ndarray
+    dimension: np.ndarray
+    singular_values: np.ndarray
+    max_weight: np.ndarray
+
+    def condensation_time(self, *, confidence: float = 0.95, n_resamples: int = 500, seed: int = 0):
+        """``(estimate, low, high)``: where the median largest softmax weight crosses 1/2 (the global
+        REM condensation, all directions at once), bootstrapping points independently per time."""
+        above = self.max_weight > 0.5  # (T, M)
+        return _crossing_interval(self.t, above, confidence, n_resamples, seed)
+
+    def lost_fraction(self) -> np.ndarray:
+        """(T, K): fraction of points at which each block is lost."""
+        return (self.retained < LOST_FRACTION).mean(axis=1)
+
+    def critical_times(self, *, confidence: float = 0.95, n_resamples: int = 500, seed: int = 0):
+        """Per block ``(estimate, low, high)`` of the time where half of the points have lost it.
+
+        The bootstrap resamples the points of each time independently (they are independent
+        draws). NaN where the lost fraction never crosses 1/2 on the grid.
+        """
+        lost = self.retained < LOST_FRACTION  # (T, M, K)
+        return [_crossing_interval(self.t, lost[:, :, k], confidence, n_resamples, seed) for k in range(lost.shape[2])]
+
+
+def _crossing_interval(t, indicator, confidence, n_resamples, seed):
+    """Crossing of 1/2 by the mean of ``indicator`` (T, M) over points, with a bootstrap that
+    resamples the points of each time independently."""
+    T, M = indicator.shape
+    est = interpolated_crossing(t, indicator.mean(axis=1), 0.5)
+    idx = np.random.default_rng(seed).integers(0, M, size=(n_resamples, T, M))
+    boot_frac = np.take_along_axis(indicator[None], idx, axis=2).mean(axis=2)  # (R, T)
+    boot = np.array([interpolated_crossing(t, f, 0.5) for f in boot_frac])
+    boot = boot[np.isfinite(boot)]
+    if not np.isfinite(est) or boot.size < n_resamples / 2:
+        return est, float("nan"), float("nan")
+    a = (1 - confidence) / 2
+    return est, float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))
+
+
+@torch.no_grad()
+def subspace_sweep(data: torch.Tensor, variances, blocks, t_values, n_points: int, *, generator,
+                   disable: bool | None = None) -> SubspaceSweep:
+    """Run the sweep over ``t_values`` with ``n_points`` exact draws from ``P^e_t`` per time.
+
+    ``variances`` (K,) and ``blocks`` (K slices of coordinates) describe the block structure the
+    retained variance is measured against.
+    """
+    empirical = EmpiricalScore(data)
+    t_values = np.sort(np.asarray(t_values, dtype=float))[::-1]
+    retained, dims, svals, wmax = [], [], [], []
+    for t in tqdm(t_values, disable=disable, desc="subspace sweep", leave=False):
+        x, _ = noised(data, float(t), n_points, generator=generator)
+        cov = posterior_covariance(empirical, x, float(t))
+        wmax.append(empirical.evaluate(x, float(t), need_score=False).max_weight.double().cpu().numpy())
+        tau = float(np.expm1(2 * t))
+        retained.append(retained_variance(cov, tau, variances, blocks))
+        eye = torch.eye(data.shape[1], dtype=data.dtype, device=data.device)
+        jac_ve = -eye / tau + cov / tau**2
+        sv = torch.linalg.svdvals(jac_ve).double().cpu().numpy()
+        dims.append(local_dimension_gap(sv))
+        svals.append(np.median(np.sort(sv, axis=1), axis=0))
+    return SubspaceSweep(t_values, np.stack(retained), np.stack(dims), np.stack(svals), np.stack(wmax))

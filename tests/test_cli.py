@@ -75,3 +75,37 @@ def test_theory_does_not_import_torch():
            "assert 'torch' not in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_theory_subspaces_json():
+    proc = run_cli("theory", "subspaces", "--dims", "2,5,23", "--std", "1,0.3,0.000001", "--P", "1000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"per_subspace", "tau_collapse", "t_collapse"} <= set(out)
+    first = out["per_subspace"][0]
+    assert set(first) == {"dim", "variance", "tau_gauss_rem", "t_gauss_rem", "tau_block", "t_block"}
+    # test-vectors.md section 3 (std 1e-6 is variance 1e-12)
+    assert [r["tau_gauss_rem"] for r in out["per_subspace"]] == pytest.approx(
+        [0.3103407299, 0.2750269033, 0.2717501748], abs=5e-10)
+    assert out["per_subspace"][1]["tau_block"] == pytest.approx(0.00606104199662, abs=1e-13)
+    assert out["tau_collapse"] == pytest.approx(0.0310115104518, abs=1e-12)
+    assert out["t_collapse"] == pytest.approx(0.5 * __import__("math").log1p(out["tau_collapse"]), rel=1e-14)
+
+
+def test_theory_subspaces_normalized(capsys):
+    assert main(["theory", "subspaces", "--dims", "2,5", "--std", "1,0.3", "--P", "1000", "--normalized"]) == 0
+    assert "0.07238241" in capsys.readouterr().out  # s / (2 ln P) for s = 1
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["theory", "subspaces", "--dims", "2,x", "--std", "1,1", "--P", "100"], "--dims"),
+    (["theory", "subspaces", "--dims", "2,3", "--std", "1", "--P", "100"], "same length"),
+    (["theory", "subspaces", "--dims", "2,3", "--std", "1,-1", "--P", "100"], "std must be > 0"),
+    (["theory", "subspaces", "--dims", "2,3", "--std", "1,1", "--P", "1"], "P must be an integer >= 2"),
+    (["compare", "subspaces", "--normalized", "maybe"], "normalized"),
+])
+def test_subspaces_bad_input(args, needle):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr

@@ -64,3 +64,19 @@ def test_default_preset_agrees(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "table.csv")
     assert (table["agrees"] == "yes").all(), table[["quantity", "theory", "measured", "ci_low", "ci_high"]]
     assert f"{len(table)}/{len(table)} rows agree" in out
+
+
+def test_subspaces_small_run(tmp_path):
+    from compare.presets import SubspacesPreset
+
+    exp = get_experiment("subspaces")
+    preset = SubspacesPreset(dims="2,5,23", P="300", normalized="both", times=10, points=40, device="cpu")
+    res = exp.run(preset, tmp_path)
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert len(table) == 2 * 4  # two normalisations x (three blocks + the global row)
+    assert {"t_gauss_rem", "t_block", "t_collapse", "measured", "ci_low", "ci_high", "agrees", "closest"} <= set(table.columns)
+    for name in ["spectra.png", "dimension.png", "phase.png", "theory.json"]:
+        assert (tmp_path / name).stat().st_size > 0
+    again = exp.run(preset, tmp_path)
+    assert all(again.cached.values())
+    assert "subspace measurements" in exp.summary_line(res.table)

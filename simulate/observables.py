@@ -268,13 +268,21 @@ def collapse_experiment(
 
 @dataclass
 class EntropyEstimate:
-    """Monte Carlo excess entropy ``f^e(t)`` with its standard error, per time."""
+    """Monte Carlo excess entropy per time.
+
+    ``f`` is the estimator ``f^e(t)`` of physics.md (it saturates near 0 below ``t_C``, where the
+    planted term dominates). ``f_rest`` is the same with each sample's own training point left
+    out: the self-averaging part ``(1/N) ln Z_rest + 1/2``, which estimates the unclipped ``f(t)``
+    above ``t_C`` and turns negative below it, so its zero locates the collapse.
+    """
 
     t: np.ndarray
     f: np.ndarray
     stderr: np.ndarray
     alpha: float
     n_samples: int
+    f_rest: np.ndarray | None = None
+    stderr_rest: np.ndarray | None = None
 
     @property
     def f_over_alpha(self) -> np.ndarray:
@@ -283,6 +291,18 @@ class EntropyEstimate:
     @property
     def stderr_over_alpha(self) -> np.ndarray:
         return self.stderr / self.alpha
+
+    def collapse_time(self, confidence: float = 0.95):
+        """``(t_C, low, high)``: zero of ``f_rest`` (linear interpolation in ``t``); the interval
+        inverts the pointwise normal band ``f_rest +- z stderr`` (``f`` increases with ``t``)."""
+        if self.f_rest is None:
+            raise ValueError("run excess_entropy_estimate with leave_one_out=True to locate t_C")
+        from scipy.stats import norm
+
+        z = norm.ppf(0.5 + confidence / 2)
+        cross = lambda curve: interpolated_crossing(self.t, -curve, 0.0)
+        return (cross(self.f_rest), cross(self.f_rest + z * self.stderr_rest),
+                cross(self.f_rest - z * self.stderr_rest))
 
 
 @torch.no_grad()
@@ -298,8 +318,9 @@ def excess_entropy_estimate(
     """``f^e(t) = alpha + (1/2) ln(2 pi e Delta_t) + (1/M) sum_i (1/N) ln P^e_t(x_i)``.
 
     ``x_i = e^{-t} a^{mu_i} + sqrt(Delta_t) z_i`` with ``mu_i`` uniform over the training set
-    (i.e. ``x_i ~ P^e_t``); ``ln P^e_t`` by the streamed log-sum-exp. The standard error is the
-    sample standard deviation over ``sqrt(M)``.
+    (i.e. ``x_i ~ P^e_t``). One streamed pass per batch computes the leave-one-out log-density
+    (``mu_i`` excluded); the full one adds the planted term back with ``logaddexp`` (stable on
+    both sides of ``t_C``). Standard errors are sample standard deviations over ``sqrt(M)``.
     """
     n_samples = require_int("n_samples", n_samples, 2)
     batch_size = require_int("batch_size", batch_size, 1)
@@ -309,17 +330,23 @@ def excess_entropy_estimate(
     data = empirical.data
     P, N = empirical.P, empirical.N
     alpha = math.log(P) / N
-    f, se = [], []
+    f, se, f_rest, se_rest = [], [], [], []
     for t in tqdm(t_values, disable=disable, desc="excess entropy", leave=False):
         c, var = ou_coefficients(float(t))
-        vals = []
+        full_parts, rest_parts = [], []
         for start in range(0, n_samples, batch_size):
             m = min(batch_size, n_samples - start)
             mu = torch.randint(0, P, (m,), generator=generator, device=data.device)
             z = torch.randn((m, N), generator=generator, dtype=data.dtype, device=data.device)
             xs = c * data[mu] + math.sqrt(var) * z
-            vals.append(empirical.log_density(xs, float(t)).cpu())
-        per_sample = alpha + 0.5 * math.log(2 * math.pi * math.e * var) + torch.cat(vals).double().numpy() / N
-        f.append(per_sample.mean())
-        se.append(per_sample.std(ddof=1) / math.sqrt(n_samples))
-    return EntropyEstimate(t_values, np.array(f), np.array(se), alpha, n_samples)
+            rest = empirical.evaluate(xs, float(t), need_score=False, exclude=mu).log_density.double()
+            planted = (-((xs - c * data[mu]) ** 2).sum(dim=1) / (2 * var)).double() - math.log(P) \
+                - 0.5 * N * math.log(2 * math.pi * var)
+            full_parts.append(torch.logaddexp(rest, planted).cpu())
+            rest_parts.append(rest.cpu())
+        offset = alpha + 0.5 * math.log(2 * math.pi * math.e * var)
+        for parts, mean_out, se_out in ((full_parts, f, se), (rest_parts, f_rest, se_rest)):
+            per_sample = offset + torch.cat(parts).numpy() / N
+            mean_out.append(per_sample.mean())
+            se_out.append(per_sample.std(ddof=1) / math.sqrt(n_samples))
+    return EntropyEstimate(t_values, np.array(f), np.array(se), alpha, n_samples, np.array(f_rest), np.array(se_rest))

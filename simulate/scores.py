@@ -107,12 +107,21 @@ class EmpiricalScore:
         return x
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, t: float, *, need_score: bool = True) -> EmpiricalEvaluation:
-        """One streamed pass: score, log-density, nearest scaled training point, largest weight."""
+    def evaluate(self, x: torch.Tensor, t: float, *, need_score: bool = True,
+                 exclude: torch.Tensor | None = None) -> EmpiricalEvaluation:
+        """One streamed pass: score, log-density, nearest scaled training point, largest weight.
+
+        ``exclude`` (B,), optional: for each row, the index of one training point to leave out
+        (leave-one-out log-density of the other ``P - 1`` points; the normalisation stays
+        ``1/P``).
+        """
         x = self._check_query(x)
         c, var = ou_coefficients(t)
         B = x.shape[0]
         chunk = self.chunk_size(B)
+        rows = torch.arange(B, device=x.device)
+        if exclude is not None and (exclude.shape != (B,) or exclude.dtype != torch.long):
+            raise ValueError("exclude must be a LongTensor of shape (B,)")
         run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
         run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
         run_arg = torch.zeros(B, dtype=torch.long, device=x.device)
@@ -121,18 +130,25 @@ class EmpiricalScore:
         for start in range(0, self.P, chunk):
             a = self.data[start:start + chunk]
             logits = torch.addmm(self.norms2[start:start + chunk].mul(-scale_aa).expand(B, -1), x, a.T, alpha=scale_xa)
+            hit = None
+            if exclude is not None:
+                hit = (exclude >= start) & (exclude < start + a.shape[0])
+                logits[rows[hit], exclude[hit] - start] = -math.inf
             chunk_max, chunk_arg = logits.max(dim=1)
             new_max = torch.maximum(run_max, chunk_max)
-            rescale = torch.exp(run_max - new_max)
+            finite_max = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+            rescale = torch.exp(run_max - finite_max)
             # Clamp at the smallest exponent with a normal result: subnormal exp() outputs are
             # ~10x slower on x86, and weights below e^-87 (float32) change nothing.
-            weights = torch.exp(logits.sub_(new_max[:, None]).clamp_(min=self._min_exponent))
+            weights = torch.exp(logits.sub_(finite_max[:, None]).clamp_(min=self._min_exponent))
+            if hit is not None:
+                weights[rows[hit], exclude[hit] - start] = 0.0
             run_sum = run_sum * rescale + weights.sum(dim=1)
             if need_score:
                 acc = acc * rescale[:, None] + weights @ a
             run_arg = torch.where(chunk_max > run_max, chunk_arg + start, run_arg)
             run_max = new_max
-        lse = run_max + torch.log(run_sum)
+        lse = run_max + torch.log(run_sum)  # finite: at most one point per row is excluded, P >= 2
         row_const = -(x * x).sum(dim=1) / (2.0 * var)
         log_density = lse + row_const - math.log(self.P) - 0.5 * self.N * math.log(2.0 * math.pi * var)
         score = (c * acc / run_sum[:, None] - x) / var if need_score else None

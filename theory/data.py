@@ -1,0 +1,157 @@
+"""Theory from a data array: validation, covariance spectrum, speciation hierarchy, Gaussian
+collapse time and the "how many samples" inversion [BBBM24] (physics.md section 2).
+
+numpy / scipy only. Rows are samples; the covariance is taken after centring by the mean.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from .gaussian import collapse_time
+from .result import SolverResult
+
+__all__ = [
+    "EXACT_SPECTRUM_MAX_DIM",
+    "validate_data",
+    "load_array",
+    "data_spectrum",
+    "speciation_hierarchy",
+    "collapse_time_from_spectrum",
+    "samples_for_collapse_below",
+]
+
+#: Above this dimension (and sample count) only the top eigenvalues are computed, by Lanczos.
+EXACT_SPECTRUM_MAX_DIM = 4096
+
+
+def validate_data(data, name: str = "data") -> np.ndarray:
+    """Return ``data`` as a float64 ``(P, N)`` array.
+
+    Accepts 2-D arrays (rows are samples) and image-shaped arrays ``(P, H, W)`` or
+    ``(P, H, W, C)``, which are flattened. Raises ``ValueError`` (one line) for non-numeric input,
+    1-D input, fewer than 2 samples, or non-finite values.
+    """
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (P, N) or image-shaped (P, H, W[, C]), got shape {arr.shape}")
+    if arr.ndim > 4:
+        raise ValueError(f"{name} must have at most 4 dimensions (P, H, W, C), got shape {arr.shape}")
+    arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name} must have P >= 2 samples (rows), got P = {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have N >= 1 features")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite: found {int(np.sum(~np.isfinite(arr)))} NaN or inf values")
+    return arr
+
+
+def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load ``(data, labels)`` from ``.npy`` or ``.npz`` (keys ``data``/``x`` and optional
+    ``labels``/``y``; a single-array ``.npz`` is taken as the data)."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path does not exist: {path}")
+    try:
+        if path.suffix == ".npy":
+            return validate_data(np.load(path, allow_pickle=False)), None
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                keys = list(z.files)
+                data_key = next((k for k in ("data", "x", "X") if k in keys), keys[0] if len(keys) == 1 else None)
+                if data_key is None:
+                    raise ValueError(f"{path} has arrays {keys}: name the data 'data' (and labels 'labels')")
+                labels = next((z[k] for k in ("labels", "y") if k in keys), None)
+                return validate_data(z[data_key]), labels
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    raise ValueError(f"path must end in .npy or .npz, got {path.name}")
+
+
+def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tuple[np.ndarray, str]:
+    """Eigenvalues (descending) of the centred sample covariance (``P - 1`` normalisation).
+
+    ``method="exact"``: all ``N`` eigenvalues from the smaller of the ``N x N`` covariance and the
+    ``P x P`` Gram matrix. ``method="lanczos"``: the ``top`` largest by ``scipy.sparse.linalg.eigsh``
+    on the implicit covariance operator (never forming it). ``"auto"`` is exact when
+    ``min(P, N) <= EXACT_SPECTRUM_MAX_DIM``. Returns ``(eigenvalues, method_used)``.
+    """
+    x = validate_data(data)
+    P, N = x.shape
+    if method == "auto":
+        method = "exact" if min(P, N) <= EXACT_SPECTRUM_MAX_DIM else "lanczos"
+    x = x - x.mean(axis=0)
+    if method == "exact":
+        if N <= P:
+            eig = np.linalg.eigvalsh(x.T @ x / (P - 1))
+        else:
+            eig = np.concatenate([np.linalg.eigvalsh(x @ x.T / (P - 1)), np.zeros(N - P)])
+        eig = np.sort(np.clip(eig, 0.0, None))[::-1]
+        return (eig if top is None else eig[:top]), "exact"
+    if method == "lanczos":
+        k = int(top or 32)
+        if not 1 <= k < min(P, N):
+            raise ValueError(f"top must lie in [1, {min(P, N) - 1}] for the Lanczos path, got {k}")
+        op = LinearOperator((N, N), matvec=lambda v: x.T @ (x @ v) / (P - 1), dtype=np.float64)
+        vals = eigsh(op, k=k, which="LA", return_eigenvectors=False)
+        return np.sort(np.clip(vals, 0.0, None))[::-1], "lanczos"
+    raise ValueError(f"method must be 'auto', 'exact' or 'lanczos', got {method!r}")
+
+
+def speciation_hierarchy(eigenvalues, *, count: int = 5) -> np.ndarray:
+    """Successive speciation times ``(1/2) ln Lambda_k`` of the largest eigenvalues above 1.
+
+    Each well-separated large eigenvalue is one symmetry breaking along its direction [BBBM24];
+    eigenvalues ``<= 1`` never speciate (their time would be ``<= 0``).
+    """
+    lam = np.sort(np.asarray(eigenvalues, dtype=float))[::-1][:count]
+    return 0.5 * np.log(lam[lam > 1.0])
+
+
+def _full_spectrum(eigenvalues, N: int, trace: float | None) -> np.ndarray:
+    lam = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
+    if lam.size == N:
+        return lam
+    if trace is None:
+        raise ValueError("a partial spectrum needs the covariance trace to fill in the bulk")
+    rest = max(trace - lam.sum(), 0.0) / (N - lam.size)
+    return np.concatenate([lam, np.full(N - lam.size, rest)])
+
+
+def collapse_time_from_spectrum(eigenvalues, P, *, N: int | None = None, trace: float | None = None,
+                                dps: int | None = None) -> SolverResult:
+    """Gaussian-approximation ``t_C`` for data with this covariance spectrum and ``P`` samples.
+
+    With a partial (top-k) spectrum, give ``N`` and the covariance ``trace``; the remaining
+    ``N - k`` eigenvalues are replaced by their mean (documented approximation).
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    N = int(N or lam.size)
+    full = _full_spectrum(lam, N, trace)
+    if not P >= 2:
+        raise ValueError(f"P must be >= 2, got {P!r}")
+    return collapse_time(full, np.log(P) / N, dps=dps)
+
+
+def samples_for_collapse_below(eigenvalues, t, *, N: int | None = None, trace: float | None = None) -> np.ndarray:
+    """``ln P`` needed for the Gaussian ``t_C`` to fall to ``t`` (vectorised in ``t``)::
+
+        ln P(t) = (1/2) sum_i log1p(lambda_i / tau),   tau = e^{2t} - 1.
+
+    More samples than this push the collapse below ``t``. Returned as a natural log because it
+    overflows quickly: for ``t -> 0`` it grows like ``(N/2) ln(1/tau)``.
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    full = _full_spectrum(lam, int(N or lam.size), trace)
+    tau = np.expm1(2.0 * np.asarray(t, dtype=float))
+    if np.any(tau <= 0):
+        raise ValueError("t must be > 0")
+    out = 0.5 * np.sum(np.log1p(full / tau[..., None]), axis=-1)
+    return float(out) if np.ndim(out) == 0 else out

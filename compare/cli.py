@@ -223,6 +223,39 @@ def theory_subspaces(dims, stds, P, normalized, as_json):
     click.echo(f"global collapse: tau_c = {summary['tau_collapse']:.10g}, t_c = {summary['t_collapse']:.10g}")
 
 
+@theory_group.command("data")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--scale", type=click.Choice(["none", "unit"]), default="none", show_default=True,
+              help="'unit': divide by the root mean per-feature variance first.")
+@click.option("--samples", type=int, default=2000, show_default=True, help="Monte Carlo samples per time.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def theory_data(path, scale, samples, seed, device, as_json):
+    """Speciation and collapse times predicted from a data file (.npy / .npz, rows are samples)."""
+    from simulate.datasets import from_array
+
+    from .data_theory import summarize_data
+
+    if samples < 10:
+        raise ValueError(f"samples must be an integer >= 10, got {samples}")
+    ds = from_array(path, scale=scale)
+    summary = summarize_data(ds.data, samples=samples, seed=seed, device=device)
+    if as_json:
+        click.echo(json.dumps(_clean(summary), indent=2))
+        return
+    lo, hi = summary["t_C_entropy_ci"]
+    click.echo(f"{path}: P = {summary['P']}, N = {summary['N']}, alpha = {summary['alpha']:.6g}, "
+               f"Lambda = {summary['Lambda']:.6g} (spectrum: {summary['spectrum_method']})")
+    click.echo(f"{'quantity':<16}{'t (OU)':>12}{'sigma_EDM':>12}{'DDPM step':>11}")
+    for key in ["t_S", "t_C_gaussian", "t_C_entropy"]:
+        step = summary["ddpm_step"][key]
+        click.echo(f"{key:<16}{summary[key]:>12.6g}{summary['sigma_EDM'][key]:>12.6g}"
+                   f"{(f'{step:.1f}' if math.isfinite(step) else '-'):>11}")
+    click.echo(f"t_C_entropy {summary['confidence']:.0%} interval: [{lo:.6g}, {hi:.6g}]")
+    click.echo("speciation hierarchy (1/2 ln Lambda_k): " + ", ".join(f"{v:.4g}" for v in summary["speciation_hierarchy"]))
+
+
 @theory_group.command("latex")
 def theory_latex():
     """Print the sympy derivations of the closed forms as LaTeX."""

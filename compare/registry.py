@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from .presets import GaussianMixturePreset, SubspacesPreset
+from .presets import DigitsPreset, GaussianMixturePreset, PatchesPreset, SubspacesPreset
 
 __all__ = ["Experiment", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
 
@@ -58,6 +58,18 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Linear-manifold data: per-subspace critical times from empirical-score Jacobians vs two rules.",
         SubspacesPreset,
         "compare.experiments.subspaces",
+    ),
+    "digits": Experiment(
+        "digits",
+        "scikit-learn digits, two classes: speciation (cloning) and collapse vs the spectrum and entropy estimates.",
+        DigitsPreset,
+        "compare.experiments.digits",
+    ),
+    "patches": Experiment(
+        "patches",
+        "Image patches at fixed N: predicted t_C(P) (Gaussian and entropy estimates) against measured collapse.",
+        PatchesPreset,
+        "compare.experiments.patches",
     ),
 }
 DEFAULT_EXPERIMENT = "gaussian-mixture"

@@ -109,3 +109,32 @@ def test_subspaces_bad_input(args, needle):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_theory_data_json(tmp_path):
+    rng = __import__("numpy").random.default_rng(0)
+    path = tmp_path / "x.npy"
+    __import__("numpy").save(path, rng.standard_normal((300, 12)))
+    proc = run_cli("theory", "data", str(path), "--json", "--samples", "300")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"N", "P", "alpha", "t_S", "t_C_gaussian", "t_C_entropy", "t_C_entropy_ci"} <= set(out)
+    assert out["N"] == 12 and out["P"] == 300 and len(out["t_C_entropy_ci"]) == 2
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("nan", "must be finite"),
+    ("1d", "must be 2-D"),
+    ("p1", "P >= 2"),
+    ("str", "numeric"),
+])
+def test_theory_data_bad_arrays(tmp_path, content, needle):
+    np = __import__("numpy")
+    arrays = {"nan": np.array([[1.0, np.nan], [2.0, 3.0]]), "1d": np.arange(4.0), "p1": np.ones((1, 3)),
+              "str": np.array([["a", "b"], ["c", "d"]])}
+    path = tmp_path / "bad.npy"
+    np.save(path, arrays[content])
+    proc = run_cli("theory", "data", str(path))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr

@@ -80,3 +80,26 @@ def test_subspaces_small_run(tmp_path):
     again = exp.run(preset, tmp_path)
     assert all(again.cached.values())
     assert "subspace measurements" in exp.summary_line(res.table)
+
+
+def test_digits_small_run(tmp_path):
+    from compare.presets import DigitsPreset
+
+    exp = get_experiment("digits")
+    preset = DigitsPreset(pairs=80, clone_steps=40, trajectories=60, steps=40, entropy_samples=200, device="cpu")
+    res = exp.run(preset, tmp_path)
+    assert list(pd.read_csv(tmp_path / "table.csv").columns) == COLUMNS
+    assert {"t_S", "t_C_gaussian", "t_C_entropy"} <= set(res.theory)
+    for name in ["speciation.png", "collapse.png", "entropy.png"]:
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_patches_small_run(tmp_path):
+    from compare.presets import PatchesPreset
+
+    exp = get_experiment("patches")
+    preset = PatchesPreset(k=4, P="300,600", trajectories=40, steps=40, entropy_samples=200, device="cpu")
+    res = exp.run(preset, tmp_path)
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert len(table) == 4 and (tmp_path / "collapse_vs_P.png").stat().st_size > 0
+    assert set(res.theory["per_P"]) == {300, 600}

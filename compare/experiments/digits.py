@@ -1,0 +1,189 @@
+"""Two digit classes of scikit-learn's digits: speciation and collapse measured with the
+empirical score, against the spectrum's ``t_S`` and both ``t_C`` estimates (Gaussian
+approximation with the data's spectrum; leave-one-out excess-entropy estimator)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simulate._torch import make_generator, resolve_device
+from simulate.datasets import load_digits
+from simulate.observables import (
+    CloningResult,
+    collapse_times_from_indices,
+    condensation_times_from_weights,
+    fraction_at_or_after,
+)
+from simulate.stats import median_interval
+from theory import PHI_AT_BIMODALITY
+from theory.data import data_spectrum, speciation_hierarchy
+from theory.gaussian import collapse_time
+
+from ..io import atomic_write_text, cached_stage
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+from ..presets import DigitsPreset
+from ..table import ComparisonRow, make_table, to_markdown, write_table
+from .real_data import cloning_stage, collapse_stage, entropy_stage
+
+__all__ = ["DigitsPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
+
+NAME = "digits"
+STAGES = ("cloning", "collapse", "entropy")
+_VERSION = 1
+
+
+@dataclass
+class DigitsResult:
+    name: str
+    preset: dict
+    table: object
+    theory: dict
+    figures: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    cached: dict = field(default_factory=dict)
+
+
+def summary_line(table) -> str:
+    return f"{int((table['agrees'] == 'yes').sum())}/{len(table)} rows agree"
+
+
+def _theory(ds) -> dict:
+    lam, _ = data_spectrum(ds.data)
+    alpha = np.log(ds.P) / ds.N
+    return {"N": ds.N, "P": ds.P, "alpha": float(alpha), "Lambda": float(lam[0]), "t_S": float(0.5 * np.log(lam[0])),
+            "speciation_hierarchy": speciation_hierarchy(lam).tolist(),
+            "t_C_gaussian": float(collapse_time(lam, alpha).value), "preprocessing": ds.preprocessing}
+
+
+def simulate(preset: DigitsPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
+             progress: bool = False, log=None):
+    preset = (preset or DigitsPreset()).validate()
+    if set(stages) - set(STAGES):
+        raise ValueError(f"stages must be among {STAGES}, got {sorted(set(stages) - set(STAGES))}")
+    log = log or (lambda msg: None)
+    device = resolve_device(preset.device)
+    ds = load_digits(classes=preset.class_list(), scale=preset.scale)
+    th = _theory(ds)
+    data = torch.as_tensor(ds.data, dtype=torch.float64, device=device)
+    base = {"classes": preset.class_list(), "scale": preset.scale, "seed": preset.seed, "version": _VERSION,
+            "device": device.type}
+    jobs = {
+        "cloning": ({"pairs": preset.pairs, "clone_steps": preset.clone_steps},
+                    lambda: cloning_stage(data, ds.labels, th["t_S"], pairs=preset.pairs, steps=preset.clone_steps,
+                                          generator=make_generator(preset.seed + 1, device), progress=progress)),
+        "collapse": ({"trajectories": preset.trajectories, "steps": preset.steps},
+                     lambda: collapse_stage(data, th["t_S"], trajectories=preset.trajectories, steps=preset.steps,
+                                            generator=make_generator(preset.seed + 2, device), progress=progress)),
+        "entropy": ({"samples": preset.entropy_samples, "confidence": preset.confidence},
+                    lambda: entropy_stage(ds.data, th["t_C_gaussian"], samples=preset.entropy_samples,
+                                          seed=preset.seed + 3, device=preset.device, confidence=preset.confidence,
+                                          progress=progress)),
+    }
+    raw, timings, cached, paths = {}, {}, {}, {}
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        extra, compute = jobs[stage]
+        log(f"{stage} ...")
+        t0 = time.perf_counter()
+        raw[stage], cached[stage], paths[stage] = cached_stage(out, stage, {**base, **extra, "stage": stage}, compute,
+                                                               resume=resume)
+        timings[stage] = time.perf_counter() - t0
+    return raw, timings, cached, paths
+
+
+def run(preset: DigitsPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
+    preset = (preset or DigitsPreset()).validate()
+    ds = load_digits(classes=preset.class_list(), scale=preset.scale)
+    th = _theory(ds)
+    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
+    th["t_C_entropy"] = float(raw["entropy"]["t_C"])
+    th["t_C_entropy_ci"] = raw["entropy"]["ci"].tolist()
+    conf = preset.confidence
+    cr = CloningResult(raw["cloning"]["branch_times"], raw["cloning"]["same_class"], raw["cloning"]["same_point"])
+    t_cross, lo, hi = cr.crossing_interval(PHI_AT_BIMODALITY, confidence=conf, n_resamples=500, seed=preset.seed)
+    coll = raw["collapse"]
+    lock = collapse_times_from_indices(coll["times"], coll["nearest_index"])
+    cond = condensation_times_from_weights(coll["times"], coll["max_weight"])
+    lm, llo, lhi = median_interval(lock, conf)
+    cm, clo, chi = median_interval(cond, conf)
+    ent_note = f"leave-one-out excess-entropy zero, {th['t_C_entropy_ci'][0]:.4g}..{th['t_C_entropy_ci'][1]:.4g}"
+    rows = [
+        ComparisonRow("speciation time (top eigenvalue)", "t_S", th["t_S"], t_cross, lo, hi, conf, tolerance=0.03,
+                      note="measured: crossing of phi = 0.7752 (exact level for a symmetric Gaussian mixture only); "
+                           "class = label of the nearest training point"),
+        ComparisonRow("collapse time, Gaussian approximation", "t_C^gauss", th["t_C_gaussian"], cm, clo, chi, conf,
+                      tolerance=0.10, note="measured: largest weight stays above 1/2 (median)"),
+        ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], cm, clo, chi, conf,
+                      tolerance=0.10, note=f"measured: largest weight stays above 1/2 (median); theory: {ent_note}"),
+        ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], lm, llo, lhi, conf,
+                      tolerance=0.10, note="measured: nearest training point fixed (median)"),
+    ]
+    table = make_table(rows)
+    result = DigitsResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
+    result.figures = _figures(preset, th, cr, coll, lock, cond, raw["entropy"], (t_cross, lo, hi))
+    if out is not None:
+        out = Path(out)
+        write_table(table, out)
+        atomic_write_text(out / "theory.json", json.dumps(th, indent=2, default=float))
+        atomic_write_text(out / "preset.json", json.dumps(asdict(preset), indent=2))
+        for name, fig in result.figures.items():
+            save_figure(fig, out / f"{name}.png")
+    return result
+
+
+def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
+    figs = {}
+    fig, ax = new_figure()
+    lo, hi = cr.phi_interval(preset.confidence)
+    phi = cr.phi()
+    ax.errorbar(cr.branch_times, phi, yerr=[phi - lo, hi - phi], fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
+                label="same class")
+    ax.plot(cr.branch_times, cr.same_point.mean(axis=0), "s-", color=ALT_COLOR, ms=3, label="same training point")
+    ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":")
+    ax.axvline(th["t_S"], color=THEORY_COLOR, ls="--", label=f"$t_S$ = {th['t_S']:.3f}")
+    ax.axvspan(crossing[1], crossing[2], color=MEASURED_COLOR, alpha=0.15, label=f"crossing {crossing[0]:.3f}")
+    ax.set_xlabel("branch time $t$ (OU)")
+    ax.set_ylabel("fraction of clone pairs")
+    ax.set_title(f"Digits {preset.classes}: cloning ({cr.n_pairs} pairs)")
+    ax.legend(fontsize=8)
+    figs["speciation"] = fig
+
+    fig, ax = new_figure()
+    grid = coll["times"][::-1]
+    ax.plot(grid, fraction_at_or_after(lock, grid), color=MEASURED_COLOR, label="nearest point fixed")
+    ax.plot(grid, fraction_at_or_after(cond, grid), color=ALT_COLOR, label="largest weight > 1/2")
+    ax.axvline(th["t_C_gaussian"], color=THEORY_COLOR, ls="--", label=f"Gaussian $t_C$ = {th['t_C_gaussian']:.3f}")
+    ax.axvline(th["t_C_entropy"], color=THEORY_COLOR, ls=":", label=f"entropy $t_C$ = {th['t_C_entropy']:.3f}")
+    ax.set_xscale("log")
+    ax.set_xlabel("time $t$ (OU)")
+    ax.set_ylabel("fraction of trajectories collapsed")
+    ax.set_title(f"Digits {preset.classes}: collapse, P = {th['P']}")
+    ax.legend(fontsize=8)
+    figs["collapse"] = fig
+
+    fig, ax = new_figure()
+    a = th["alpha"]
+    ax.errorbar(ent["t"], ent["f"] / a, yerr=2 * ent["stderr"] / a, fmt="o", ms=3, color=MEASURED_COLOR,
+                label="$f^e$ (all points)")
+    ax.errorbar(ent["t"], ent["f_rest"] / a, yerr=2 * ent["stderr_rest"] / a, fmt="s", ms=3, color=ALT_COLOR,
+                label="$f^e$ leave-one-out")
+    lam, _ = data_spectrum(load_digits(classes=preset.class_list(), scale=preset.scale).data)
+    from theory.gaussian import excess_entropy
+
+    tt = np.linspace(ent["t"].min(), ent["t"].max(), 200)
+    ax.plot(tt, excess_entropy(tt, lam, a) / a, color=THEORY_COLOR, label="Gaussian, data spectrum")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("time $t$ (OU)")
+    ax.set_ylabel("$f/\\alpha$")
+    ax.set_title("Excess entropy near the collapse")
+    ax.legend(fontsize=8)
+    figs["entropy"] = fig
+    return figs

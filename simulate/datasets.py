@@ -1,0 +1,170 @@
+"""Real data that ships inside installed packages (no downloads), and user arrays.
+
+Every loader returns an :class:`ArrayDataset` with ``data`` a float64 array ``(P, N)`` (images
+flattened row-major), integer ``labels`` where they exist, and the preprocessing applied:
+
+1. pixels are mapped to ``[0, 1]`` (digits: ``/16``; ``uint8`` images: ``/255``; faces already are);
+2. ``center=True`` subtracts the mean image;
+3. ``scale="unit"`` divides by ``sqrt(tr C / N)`` so that the mean per-pixel variance is 1, the
+   scale of the stationary law ``N(0, I)`` of the OU process (``scale="none"`` keeps it).
+
+The scale changes every predicted time: use the normalisation your model was trained with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from theory.data import load_array, validate_data
+from theory.validation import require_int
+
+__all__ = ["ArrayDataset", "preprocess", "load_digits", "load_faces", "load_patches", "from_array", "subset",
+           "PATCH_IMAGES"]
+
+#: Images bundled with scikit-image used for patches (grayscale and RGB).
+PATCH_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "grass", "gravel")
+
+
+@dataclass
+class ArrayDataset:
+    data: np.ndarray
+    labels: np.ndarray | None
+    name: str
+    image_shape: tuple | None = None
+    preprocessing: dict = field(default_factory=dict)
+
+    @property
+    def P(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def N(self) -> int:
+        return int(self.data.shape[1])
+
+
+def preprocess(x: np.ndarray, *, center: bool = True, scale: str = "unit") -> tuple[np.ndarray, dict]:
+    """Centre and scale rows of ``x`` as described in the module docstring."""
+    x = validate_data(x)
+    info = {"center": bool(center), "scale": scale}
+    if center:
+        x = x - x.mean(axis=0)
+    if scale == "unit":
+        s = float(np.sqrt(np.mean(np.var(x, axis=0, ddof=1))))
+        if s == 0:
+            raise ValueError("data have zero variance: cannot scale to unit variance")
+        x = x / s
+        info["divided_by"] = s
+    elif scale != "none":
+        raise ValueError(f"scale must be 'unit' or 'none', got {scale!r}")
+    return x, info
+
+
+def subset(ds: ArrayDataset, *, classes=None, P: int | None = None, seed: int = 0) -> ArrayDataset:
+    """Keep the given classes (labels) and/or a seeded random subset of ``P`` rows."""
+    keep = np.arange(ds.P)
+    if classes is not None:
+        if ds.labels is None:
+            raise ValueError(f"{ds.name} has no labels: cannot select classes")
+        classes = [int(c) for c in classes]
+        missing = sorted(set(classes) - set(np.unique(ds.labels).tolist()))
+        if missing:
+            raise ValueError(f"classes {missing} do not occur in {ds.name}")
+        keep = keep[np.isin(ds.labels, classes)]
+    if P is not None:
+        P = require_int("P", P, 2)
+        if P > keep.size:
+            raise ValueError(f"P must be <= {keep.size} (rows available), got {P}")
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=P, replace=False))
+    return replace(ds, data=ds.data[keep], labels=None if ds.labels is None else ds.labels[keep])
+
+
+def _finish(x, labels, name, image_shape, center, scale, extra=None):
+    x, info = preprocess(x, center=center, scale=scale)
+    info.update(extra or {})
+    return ArrayDataset(x, labels, name, image_shape, info)
+
+
+def load_digits(*, classes=None, P: int | None = None, seed: int = 0, center: bool = True,
+                scale: str = "unit") -> ArrayDataset:
+    """scikit-learn's handwritten digits: 1797 images of 8 x 8 (N = 64), labels 0..9.
+
+    Class and size selection happen before preprocessing, so the statistics are those of the
+    selected subset.
+    """
+    from sklearn.datasets import load_digits as _load
+
+    raw = _load()
+    ds = ArrayDataset(raw.data / 16.0, raw.target.astype(np.int64), "digits", (8, 8))
+    ds = subset(ds, classes=classes, P=P, seed=seed)
+    return _finish(ds.data, ds.labels, "digits", (8, 8), center, scale, {"pixels": "/16"})
+
+
+def load_faces(*, P: int | None = None, seed: int = 0, center: bool = True, scale: str = "unit") -> ArrayDataset:
+    """scikit-image's ``data.lfw_subset()``: 200 faces of 25 x 25 (N = 625), float in [0, 1].
+    The first 100 are faces and the last 100 non-faces in that set: labels 1 / 0."""
+    from skimage import data as skdata
+
+    x = skdata.lfw_subset().reshape(200, -1)
+    labels = np.r_[np.ones(100, dtype=np.int64), np.zeros(100, dtype=np.int64)]
+    ds = subset(ArrayDataset(x, labels, "faces", (25, 25)), P=P, seed=seed)
+    return _finish(ds.data, ds.labels, "faces", (25, 25), center, scale)
+
+
+def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PATCH_IMAGES, seed: int = 0,
+                 center: bool = True, scale: str = "unit") -> ArrayDataset:
+    """``P`` random ``k x k`` patches from images bundled with scikit-image (N = k^2, or 3 k^2 with
+    ``color=True``, which uses only the RGB images). Positions are uniform, seeded; pixels in [0, 1];
+    grayscale by ``skimage.color.rgb2gray``. Labels are the index of the source image."""
+    from skimage import color as skcolor
+    from skimage import data as skdata
+
+    k, P = require_int("k", k, 2), require_int("P", P, 2)
+    sources = []
+    for name in images:
+        try:
+            im = getattr(skdata, name)()
+        except AttributeError:
+            raise ValueError(f"unknown scikit-image image {name!r}") from None
+        im = im.astype(np.float64) / (255.0 if im.dtype == np.uint8 else 1.0)
+        if color:
+            if im.ndim != 3:
+                continue
+            im = im[..., :3]
+        elif im.ndim == 3:
+            im = skcolor.rgb2gray(im[..., :3])
+        if min(im.shape[:2]) >= k:
+            sources.append(im)
+    if not sources:
+        raise ValueError("no source image is large enough (or colored, with color=True)")
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(sources), P)
+    patches = np.empty((P, k * k * (3 if color else 1)))
+    for j, im in enumerate(sources):
+        rows = np.nonzero(which == j)[0]
+        r = rng.integers(0, im.shape[0] - k + 1, rows.size)
+        c = rng.integers(0, im.shape[1] - k + 1, rows.size)
+        for n, (ri, ci) in zip(rows, zip(r, c)):
+            patches[n] = im[ri:ri + k, ci:ci + k].reshape(-1)
+    shape = (k, k, 3) if color else (k, k)
+    return _finish(patches, which.astype(np.int64), f"patches{k}", shape, center, scale,
+                   {"images": [n for n in images], "k": k})
+
+
+def from_array(array_or_path, labels=None, *, center: bool = False, scale: str = "none",
+               name: str = "user") -> ArrayDataset:
+    """A user's array (``(P, N)`` or image-shaped) or ``.npy`` / ``.npz`` file, validated.
+
+    By default the data are used as given (no centring or scaling)."""
+    if isinstance(array_or_path, (str, bytes)) or hasattr(array_or_path, "__fspath__"):
+        x, file_labels = load_array(array_or_path)
+        labels = file_labels if labels is None else labels
+        name = str(array_or_path)
+    else:
+        x = validate_data(array_or_path)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (x.shape[0],):
+            raise ValueError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
+    return _finish(x, labels, name, None, center, scale)

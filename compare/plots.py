@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .io import atomic_write_bytes
 
-__all__ = ["new_figure", "save_figure"]
+__all__ = ["new_figure", "save_figure", "error_bars"]
 
 THEORY_COLOR = "#1f4e79"
 MEASURED_COLOR = "#c0392b"
@@ -23,6 +23,15 @@ def new_figure(width: float = 5.5, height: float = 3.8):
     ax = fig.add_subplot(1, 1, 1)
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def error_bars(value, low, high):
+    """``[value - low, high - value]`` for matplotlib, clipped at 0 (an interval can end a rounding
+    error inside its estimate, e.g. a Wilson interval at a proportion of exactly 1) and NaN -> 0."""
+    import numpy as np
+
+    value, low, high = (np.asarray(v, dtype=float) for v in (value, low, high))
+    return np.nan_to_num(np.clip([value - low, high - value], 0.0, None))
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

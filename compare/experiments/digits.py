@@ -26,7 +26,7 @@ from theory.data import data_spectrum, speciation_hierarchy
 from theory.gaussian import collapse_time
 
 from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
 from ..presets import DigitsPreset
 from ..table import ComparisonRow, make_table, to_markdown, write_table
 from .real_data import cloning_stage, collapse_stage, entropy_stage
@@ -144,7 +144,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     fig, ax = new_figure()
     lo, hi = cr.phi_interval(preset.confidence)
     phi = cr.phi()
-    ax.errorbar(cr.branch_times, phi, yerr=[phi - lo, hi - phi], fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
+    ax.errorbar(cr.branch_times, phi, yerr=error_bars(phi, lo, hi), fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
                 label="same class")
     ax.plot(cr.branch_times, cr.same_point.mean(axis=0), "s-", color=ALT_COLOR, ms=3, label="same training point")
     ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":")

@@ -40,7 +40,7 @@ from theory import PHI_AT_BIMODALITY, TwoClassMixture
 
 from ..io import atomic_write_text, cached_stage
 from ..presets import GaussianMixturePreset
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
 from ..table import ComparisonRow, make_table, to_markdown, write_table
 
 __all__ = ["GaussianMixturePreset", "ExperimentResult", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
@@ -244,7 +244,7 @@ def _figures(preset, theory, summary, clone, coll, ent, extra):
     ax.plot(tt, theory.cloning_probability(tt), color=THEORY_COLOR, label="theory $\\phi(t)$ (exact)")
     lo, hi = cr.phi_interval(preset.confidence)
     phi = cr.phi()
-    ax.errorbar(cr.branch_times, phi, yerr=[phi - lo, hi - phi], fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
+    ax.errorbar(cr.branch_times, phi, yerr=error_bars(phi, lo, hi), fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
                 label=f"cloning, {cr.n_pairs} pairs ({preset.confidence:.0%} CI)")
     ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":")
     ax.axvline(summary["t_S"], color=THEORY_COLOR, ls="--", lw=1, label=f"$t_S$ = {summary['t_S']:.3f}")

@@ -21,7 +21,7 @@ from theory.data import data_spectrum
 from theory.gaussian import collapse_time
 
 from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
 from ..presets import PatchesPreset
 from ..table import ComparisonRow, make_table, to_markdown, write_table
 from .real_data import collapse_stage, entropy_stage
@@ -141,12 +141,12 @@ def _figure(preset, pool, per_p):
     ax.plot(sizes, [per_p[P]["t_C_gaussian"] for P in sizes], "o", color=THEORY_COLOR, mfc="none",
             label="Gaussian, subset spectrum")
     ent = np.array([[per_p[P]["t_C_entropy"], *per_p[P]["t_C_entropy_ci"]] for P in sizes])
-    ax.errorbar(sizes * 0.97, ent[:, 0], yerr=[ent[:, 0] - ent[:, 1], ent[:, 2] - ent[:, 0]], fmt="s", ms=4,
+    ax.errorbar(sizes * 0.97, ent[:, 0], yerr=error_bars(ent[:, 0], ent[:, 1], ent[:, 2]), fmt="s", ms=4,
                 color=THEORY_COLOR, capsize=2, label="entropy estimator")
     for key, color, label in [("measured_condensation", MEASURED_COLOR, "measured: largest weight > 1/2"),
                               ("measured_lock_in", ALT_COLOR, "measured: nearest point fixed")]:
         m = np.array([per_p[P][key] for P in sizes])
-        ax.errorbar(sizes * 1.03, m[:, 0], yerr=[m[:, 0] - m[:, 1], m[:, 2] - m[:, 0]], fmt="o", ms=4, color=color,
+        ax.errorbar(sizes * 1.03, m[:, 0], yerr=error_bars(m[:, 0], m[:, 1], m[:, 2]), fmt="o", ms=4, color=color,
                     capsize=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("number of patches $P$")

@@ -30,7 +30,7 @@ from theory.conventions import tau_to_t
 from theory.subspaces import BlockSpectrum
 
 from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
 from ..presets import SubspacesPreset
 
 __all__ = ["SubspacesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown", "NAME"]
@@ -268,8 +268,7 @@ def _figures(preset, raw, table):
                 ax.plot(blk[:, k], lnP, color=c, ls=":", lw=1)
                 sub = table[(table["config"] == "+".join(map(str, dims))) & (table["g"] == g)
                             & (table["subspace"] == f"block {k + 1}")]
-                err = np.vstack([sub["measured"] - sub["ci_low"], sub["ci_high"] - sub["measured"]])
-                ax.errorbar(sub["measured"], np.log(sub["P"]), xerr=np.nan_to_num(err), fmt="o", ms=4, color=c,
+                ax.errorbar(sub["measured"], np.log(sub["P"]), xerr=error_bars(sub["measured"], sub["ci_low"], sub["ci_high"]), fmt="o", ms=4, color=c,
                             capsize=2, label=f"block {k + 1} (d={dims[k]}, std={stds[k]:g})")
             ax.plot(col, lnP, color="k", lw=1, label="global collapse")
             ax.set_xscale("log")

@@ -230,8 +230,10 @@ def theory_subspaces(dims, stds, P, normalized, as_json):
 @click.option("--samples", type=int, default=2000, show_default=True, help="Monte Carlo samples per time.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--collapse-below", "collapse_below", type=float, multiple=True,
+              help="Report the dataset size that pushes the Gaussian t_C below this t (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def theory_data(path, scale, samples, seed, device, as_json):
+def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
     """Speciation and collapse times predicted from a data file (.npy / .npz, rows are samples)."""
     from simulate.datasets import from_array
 
@@ -240,7 +242,10 @@ def theory_data(path, scale, samples, seed, device, as_json):
     if samples < 10:
         raise ValueError(f"samples must be an integer >= 10, got {samples}")
     ds = from_array(path, scale=scale)
-    summary = summarize_data(ds.data, samples=samples, seed=seed, device=device)
+    for t in collapse_below:
+        if not (t > 0 and math.isfinite(t)):
+            raise ValueError(f"collapse-below must be a time > 0, got {t}")
+    summary = summarize_data(ds.data, samples=samples, seed=seed, device=device, collapse_below=collapse_below)
     if as_json:
         click.echo(json.dumps(_clean(summary), indent=2))
         return
@@ -254,6 +259,8 @@ def theory_data(path, scale, samples, seed, device, as_json):
                    f"{(f'{step:.1f}' if math.isfinite(step) else '-'):>11}")
     click.echo(f"t_C_entropy {summary['confidence']:.0%} interval: [{lo:.6g}, {hi:.6g}]")
     click.echo("speciation hierarchy (1/2 ln Lambda_k): " + ", ".join(f"{v:.4g}" for v in summary["speciation_hierarchy"]))
+    for row in summary["samples_for_collapse_below"]:
+        click.echo(f"Gaussian t_C falls below t = {row['t']:.4g} at P = 10^{row['log10_P']:.4g}")
 
 
 @theory_group.command("latex")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from theory import conventions
-from theory.data import data_spectrum, speciation_hierarchy, validate_data
+from theory.data import data_spectrum, samples_for_collapse_below, speciation_hierarchy, validate_data
 from theory.gaussian import collapse_time
 
 __all__ = ["entropy_collapse_time", "summarize_data"]
@@ -54,8 +54,13 @@ def _units(t: float) -> dict:
 
 
 def summarize_data(data, *, samples: int = 2000, seed: int = 0, device: str = "auto", hierarchy: int = 5,
-                   confidence: float = 0.95, progress: bool = False) -> dict:
-    """All predictions for ``data`` (rows are samples), JSON-ready (NaN where undefined)."""
+                   confidence: float = 0.95, collapse_below=(), progress: bool = False) -> dict:
+    """All predictions for ``data`` (rows are samples), JSON-ready (NaN where undefined).
+
+    ``collapse_below``: times ``t`` for which to report ``log10 P`` needed to push the Gaussian
+    ``t_C`` below ``t``; the first step of the standard DDPM schedule (``t_0 = 5e-5``, "collapse
+    at 0 in practice") is always included.
+    """
     x = validate_data(data)
     P, N = x.shape
     lam, method = data_spectrum(x)
@@ -65,11 +70,14 @@ def summarize_data(data, *, samples: int = 2000, seed: int = 0, device: str = "a
     t_ent, lo, hi, _ = entropy_collapse_time(x, t_gauss, samples=samples, seed=seed, device=device,
                                              confidence=confidence, progress=progress)
     times = {"t_S": t_s, "t_C_gaussian": t_gauss, "t_C_entropy": t_ent}
+    targets = [float(t) for t in collapse_below] + [float(conventions.DEFAULT_DDPM.times[0])]
+    needed = [{"t": t, "log10_P": float(samples_for_collapse_below(lam, t) / math.log(10))} for t in targets]
     return {
         "N": N, "P": P, "alpha": alpha, "spectrum_method": method, "Lambda": float(lam[0]),
         **times,
         "t_C_entropy_ci": [lo, hi], "confidence": confidence, "entropy_samples": samples,
         "speciation_hierarchy": speciation_hierarchy(lam, count=hierarchy).tolist(),
+        "samples_for_collapse_below": needed,
         "sigma_EDM": {k: _units(v)["sigma_EDM"] for k, v in times.items()},
         "ddpm_step": {k: _units(v)["ddpm_step"] for k, v in times.items()},
     }

@@ -185,3 +185,9 @@ def test_summarize_data_keys():
     assert s["N"] == 16 and s["P"] == 400
     lo, hi = s["t_C_entropy_ci"]
     assert lo <= s["t_C_entropy"] <= hi
+    rows = s["samples_for_collapse_below"]
+    assert rows[-1]["t"] == pytest.approx(5.000250016667917e-05)  # first DDPM step: "t_C = 0 in practice"
+    # at t = t_C_gaussian the needed size is the actual P
+    back = summarize_data(np.random.default_rng(2).standard_normal((400, 16)) * 1.5, samples=300,
+                          collapse_below=[s["t_C_gaussian"]])["samples_for_collapse_below"][0]
+    assert back["log10_P"] == pytest.approx(math.log10(400), rel=1e-9)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .data import noised
 from .jacobian import LOST_FRACTION, local_dimension_gap, posterior_covariance, retained_variance
 from .observables import interpolated_crossing
-from .scores import EmpiricalScore, ou_coefficients
+from .scores import EmpiricalScore
 
 __all__ = ["SubspaceSweep", "subspace_sweep"]
 

@@ -1,9 +1,7 @@
-import mpmath as mp
 import numpy as np
 import pytest
 
 from theory import PHI_AT_BIMODALITY, TwoClassMixture
-from theory.expectations import cloning_probability_from_kappa
 
 
 def test_speciation_reference_values():

@@ -1,4 +1,3 @@
-import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp

@@ -20,7 +20,7 @@ import numpy as np
 
 from .result import SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import as_float_array, require_finite, require_nonnegative, require_positive
+from .validation import require_finite, require_nonnegative, require_positive
 
 __all__ = [
     "covariance_spectrum",

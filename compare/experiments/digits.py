@@ -4,10 +4,7 @@ approximation with the data's spectrum; leave-one-out excess-entropy estimator).
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -25,10 +22,10 @@ from theory import PHI_AT_BIMODALITY
 from theory.data import data_spectrum, speciation_hierarchy
 from theory.gaussian import collapse_time
 
-from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import DigitsPreset
-from ..table import ComparisonRow, make_table, to_markdown, write_table
+from ..table import ComparisonRow, make_table, to_markdown
+from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
 from .real_data import cloning_stage, collapse_stage, entropy_stage
 
 __all__ = ["DigitsPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
@@ -36,22 +33,6 @@ __all__ = ["DigitsPreset", "STAGES", "run", "simulate", "summary_line", "to_mark
 NAME = "digits"
 STAGES = ("cloning", "collapse", "entropy")
 _VERSION = 1
-
-
-@dataclass
-class DigitsResult:
-    name: str
-    preset: dict
-    table: object
-    theory: dict
-    figures: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    cached: dict = field(default_factory=dict)
-
-
-def summary_line(table) -> str:
-    return f"{int((table['agrees'] == 'yes').sum())}/{len(table)} rows agree"
 
 
 def _theory(ds) -> dict:
@@ -65,9 +46,7 @@ def _theory(ds) -> dict:
 def simulate(preset: DigitsPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
              progress: bool = False, log=None):
     preset = (preset or DigitsPreset()).validate()
-    if set(stages) - set(STAGES):
-        raise ValueError(f"stages must be among {STAGES}, got {sorted(set(stages) - set(STAGES))}")
-    log = log or (lambda msg: None)
+    check_stages(stages, STAGES)
     device = resolve_device(preset.device)
     ds = load_digits(classes=preset.class_list(), scale=preset.scale)
     th = _theory(ds)
@@ -75,28 +54,18 @@ def simulate(preset: DigitsPreset | None = None, out=None, *, stages=STAGES, res
     base = {"classes": preset.class_list(), "scale": preset.scale, "seed": preset.seed, "version": _VERSION,
             "device": device.type}
     jobs = {
-        "cloning": ({"pairs": preset.pairs, "clone_steps": preset.clone_steps},
+        "cloning": ({**base, "stage": "cloning", "pairs": preset.pairs, "clone_steps": preset.clone_steps},
                     lambda: cloning_stage(data, ds.labels, th["t_S"], pairs=preset.pairs, steps=preset.clone_steps,
                                           generator=make_generator(preset.seed + 1, device), progress=progress)),
-        "collapse": ({"trajectories": preset.trajectories, "steps": preset.steps},
+        "collapse": ({**base, "stage": "collapse", "trajectories": preset.trajectories, "steps": preset.steps},
                      lambda: collapse_stage(data, th["t_S"], trajectories=preset.trajectories, steps=preset.steps,
                                             generator=make_generator(preset.seed + 2, device), progress=progress)),
-        "entropy": ({"samples": preset.entropy_samples, "confidence": preset.confidence},
+        "entropy": ({**base, "stage": "entropy", "samples": preset.entropy_samples, "confidence": preset.confidence},
                     lambda: entropy_stage(ds.data, th["t_C_gaussian"], samples=preset.entropy_samples,
                                           seed=preset.seed + 3, device=preset.device, confidence=preset.confidence,
                                           progress=progress)),
     }
-    raw, timings, cached, paths = {}, {}, {}, {}
-    for stage in STAGES:
-        if stage not in stages:
-            continue
-        extra, compute = jobs[stage]
-        log(f"{stage} ...")
-        t0 = time.perf_counter()
-        raw[stage], cached[stage], paths[stage] = cached_stage(out, stage, {**base, **extra, "stage": stage}, compute,
-                                                               resume=resume)
-        timings[stage] = time.perf_counter() - t0
-    return raw, timings, cached, paths
+    return run_stages(out, {k: v for k, v in jobs.items() if k in stages}, resume=resume, log=log)
 
 
 def run(preset: DigitsPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
@@ -127,15 +96,10 @@ def run(preset: DigitsPreset | None = None, out=None, *, resume: bool = True, pr
                       tolerance=0.10, note="measured: nearest training point fixed (median)"),
     ]
     table = make_table(rows)
-    result = DigitsResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
+    result = ExperimentResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
     result.figures = _figures(preset, th, cr, coll, lock, cond, raw["entropy"], (t_cross, lo, hi))
     if out is not None:
-        out = Path(out)
-        write_table(table, out)
-        atomic_write_text(out / "theory.json", json.dumps(th, indent=2, default=float))
-        atomic_write_text(out / "preset.json", json.dumps(asdict(preset), indent=2))
-        for name, fig in result.figures.items():
-            save_figure(fig, out / f"{name}.png")
+        write_outputs(out, result)
     return result
 
 

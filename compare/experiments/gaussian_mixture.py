@@ -14,9 +14,7 @@ Stages (each cached under ``OUT/raw`` by a hash of its configuration, so reruns 
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,28 +36,16 @@ from simulate.scores import EmpiricalScore, MixtureScore
 from simulate.stats import binomial_interval, median_interval
 from theory import PHI_AT_BIMODALITY, TwoClassMixture
 
-from ..io import atomic_write_text, cached_stage
 from ..presets import GaussianMixturePreset
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
-from ..table import ComparisonRow, make_table, to_markdown, write_table
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
+from ..table import ComparisonRow, make_table, to_markdown
+from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
 
 __all__ = ["GaussianMixturePreset", "ExperimentResult", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
 
 NAME = "gaussian-mixture"
 
 _VERSION = 2  # bump when a stage's algorithm changes, to invalidate cached raw results
-
-
-@dataclass
-class ExperimentResult:
-    name: str
-    preset: dict
-    table: "object"
-    theory: dict
-    figures: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    cached: dict = field(default_factory=dict)
 
 
 def _stage_config(preset: GaussianMixturePreset, stage: str, keys: list[str], **extra) -> dict:
@@ -116,10 +102,7 @@ def simulate(preset: GaussianMixturePreset | None = None, out: str | Path | None
     Returns ``(raw, timings, cached, paths)``, dicts keyed by stage name.
     """
     preset = (preset or GaussianMixturePreset()).validate()
-    unknown = set(stages) - set(STAGES)
-    if unknown:
-        raise ValueError(f"stages must be among {STAGES}, got {sorted(unknown)}")
-    log = log or (lambda msg: None)
+    check_stages(stages, STAGES)
     device, dtype = resolve_device(preset.device), resolve_dtype(preset.dtype)
     theory = TwoClassMixture(preset.N, preset.P, preset.mu, preset.sigma)
     summary = theory.summary()
@@ -130,22 +113,14 @@ def simulate(preset: GaussianMixturePreset | None = None, out: str | Path | None
                                  device=device).data
     t_values = entropy_times(summary)
     jobs = {
-        "cloning": (["pairs", "clone_steps"], {}, lambda: _cloning_stage(preset, theory, device, dtype, progress)),
-        "collapse": (["trajectories", "steps"], {}, lambda: _collapse_stage(preset, theory, data, device, progress)),
-        "entropy": (["entropy_samples"], {"t_values": t_values.tolist()},
+        "cloning": (_stage_config(preset, "cloning", ["pairs", "clone_steps"]),
+                    lambda: _cloning_stage(preset, theory, device, dtype, progress)),
+        "collapse": (_stage_config(preset, "collapse", ["trajectories", "steps"]),
+                     lambda: _collapse_stage(preset, theory, data, device, progress)),
+        "entropy": (_stage_config(preset, "entropy", ["entropy_samples"], t_values=t_values.tolist()),
                     lambda: _entropy_stage(preset, theory, data, device, progress, t_values)),
     }
-    raw, timings, cached, paths = {}, {}, {}, {}
-    for stage in STAGES:
-        if stage not in stages:
-            continue
-        keys, extra, compute = jobs[stage]
-        log(f"{stage} ...")
-        t0 = time.perf_counter()
-        raw[stage], cached[stage], paths[stage] = cached_stage(
-            out, stage, _stage_config(preset, stage, keys, **extra), compute, resume=resume)
-        timings[stage] = time.perf_counter() - t0
-    return raw, timings, cached, paths
+    return run_stages(out, {k: v for k, v in jobs.items() if k in stages}, resume=resume, log=log)
 
 
 def run(preset: GaussianMixturePreset | None = None, out: str | Path | None = None, *, resume: bool = True,
@@ -162,18 +137,8 @@ def run(preset: GaussianMixturePreset | None = None, out: str | Path | None = No
     result = ExperimentResult(NAME, asdict(preset), table, summary, raw=raw, timings=timings, cached=cached)
     result.figures = _figures(preset, theory, summary, clone, coll, ent, extra)
     if out is not None:
-        out = Path(out)
-        write_table(table, out)
-        atomic_write_text(out / "theory.json", json.dumps(summary, indent=2))
-        atomic_write_text(out / "preset.json", json.dumps(asdict(preset), indent=2))
-        for name, fig in result.figures.items():
-            save_figure(fig, out / f"{name}.png")
+        write_outputs(out, result)
     return result
-
-
-def summary_line(table) -> str:
-    agree = int((table["agrees"] == "yes").sum())
-    return f"{agree}/{len(table)} rows agree"
 
 
 def _reconcile(preset, theory, summary, clone, coll, ent):

@@ -5,10 +5,7 @@ patches, preprocessed once."""
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -20,10 +17,10 @@ from simulate.stats import median_interval
 from theory.data import data_spectrum
 from theory.gaussian import collapse_time
 
-from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
+from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import PatchesPreset
-from ..table import ComparisonRow, make_table, to_markdown, write_table
+from ..table import ComparisonRow, make_table, to_markdown
+from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
 from .real_data import collapse_stage, entropy_stage
 
 __all__ = ["PatchesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
@@ -31,22 +28,6 @@ __all__ = ["PatchesPreset", "STAGES", "run", "simulate", "summary_line", "to_mar
 NAME = "patches"
 STAGES = ("collapse", "entropy")
 _VERSION = 1
-
-
-@dataclass
-class PatchesResult:
-    name: str
-    preset: dict
-    table: object
-    theory: dict
-    figures: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    cached: dict = field(default_factory=dict)
-
-
-def summary_line(table) -> str:
-    return f"{int((table['agrees'] == 'yes').sum())}/{len(table)} rows agree"
 
 
 def _pool(preset):
@@ -61,38 +42,28 @@ def _gaussian(pool, P: int) -> tuple[float, float]:
 def simulate(preset: PatchesPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
              progress: bool = False, log=None):
     preset = (preset or PatchesPreset()).validate()
-    if set(stages) - set(STAGES):
-        raise ValueError(f"stages must be among {STAGES}, got {sorted(set(stages) - set(STAGES))}")
-    log = log or (lambda msg: None)
+    check_stages(stages, STAGES)
     device = resolve_device(preset.device)
     pool = _pool(preset)
-    raw, timings, cached, paths = {}, {}, {}, {}
+    jobs = {}
     for P in preset.sizes():
-        t_s, t_gauss = _gaussian(pool, P)
+        _, t_gauss = _gaussian(pool, P)
         data = torch.as_tensor(pool.data[:P], dtype=torch.float64, device=device)
         base = {"k": preset.k, "pool": max(preset.sizes()), "P": P, "scale": preset.scale, "seed": preset.seed,
                 "version": _VERSION, "device": device.type}
-        jobs = {
-            "collapse": ({"trajectories": preset.trajectories, "steps": preset.steps},
-                         lambda: collapse_stage(data, max(2.0 * t_gauss, 0.5), trajectories=preset.trajectories,
-                                                steps=preset.steps, generator=make_generator(preset.seed + P, device),
-                                                progress=progress)),
-            "entropy": ({"samples": preset.entropy_samples, "confidence": preset.confidence},
-                        lambda: entropy_stage(pool.data[:P], t_gauss, samples=preset.entropy_samples,
-                                              seed=preset.seed + 7 * P, device=preset.device,
-                                              confidence=preset.confidence, progress=progress)),
-        }
-        for stage in STAGES:
-            if stage not in stages:
-                continue
-            extra, compute = jobs[stage]
-            key = f"{stage}-P{P}"
-            log(f"{key} ...")
-            t0 = time.perf_counter()
-            raw[key], cached[key], paths[key] = cached_stage(out, key, {**base, **extra, "stage": stage}, compute,
-                                                             resume=resume)
-            timings[key] = time.perf_counter() - t0
-    return raw, timings, cached, paths
+        if "collapse" in stages:
+            jobs[f"collapse-P{P}"] = (
+                {**base, "stage": "collapse", "trajectories": preset.trajectories, "steps": preset.steps},
+                lambda data=data, t_gauss=t_gauss, P=P: collapse_stage(
+                    data, max(2.0 * t_gauss, 0.5), trajectories=preset.trajectories, steps=preset.steps,
+                    generator=make_generator(preset.seed + P, device), progress=progress))
+        if "entropy" in stages:
+            jobs[f"entropy-P{P}"] = (
+                {**base, "stage": "entropy", "samples": preset.entropy_samples, "confidence": preset.confidence},
+                lambda t_gauss=t_gauss, P=P: entropy_stage(
+                    pool.data[:P], t_gauss, samples=preset.entropy_samples, seed=preset.seed + 7 * P,
+                    device=preset.device, confidence=preset.confidence, progress=progress))
+    return run_stages(out, jobs, resume=resume, log=log)
 
 
 def run(preset: PatchesPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
@@ -119,15 +90,10 @@ def run(preset: PatchesPreset | None = None, out=None, *, resume: bool = True, p
                                   note=f"theory interval {elo:.4g}..{ehi:.4g}; measured: largest weight > 1/2"))
     table = make_table(rows)
     th = {"N": pool.N, "k": preset.k, "preprocessing": pool.preprocessing, "per_P": per_p}
-    result = PatchesResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
+    result = ExperimentResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
     result.figures = {"collapse_vs_P": _figure(preset, pool, per_p)}
     if out is not None:
-        out = Path(out)
-        write_table(table, out)
-        atomic_write_text(out / "theory.json", json.dumps(th, indent=2, default=float))
-        atomic_write_text(out / "preset.json", json.dumps(asdict(preset), indent=2))
-        for name, fig in result.figures.items():
-            save_figure(fig, out / f"{name}.png")
+        write_outputs(out, result)
     return result
 
 

@@ -13,11 +13,9 @@ weight then dominates).
 
 from __future__ import annotations
 
-import json
 import math
-import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,10 @@ from simulate.subspaces import SubspaceSweep, subspace_sweep
 from theory.conventions import tau_to_t
 from theory.subspaces import BlockSpectrum
 
-from ..io import atomic_write_text, cached_stage
-from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, save_figure
+from ..io import atomic_write_text
+from ..plots import ALT_COLOR, error_bars
 from ..presets import SubspacesPreset
+from .common import ExperimentResult, check_stages, run_stages, write_outputs
 
 __all__ = ["SubspacesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown", "NAME"]
 
@@ -39,18 +38,6 @@ NAME = "subspaces"
 STAGES = ("sweep",)
 _VERSION = 1
 PREDICTIONS = ("gauss_rem", "block", "collapse")
-
-
-@dataclass
-class SubspacesResult:
-    name: str
-    preset: dict
-    table: pd.DataFrame
-    theory: dict
-    figures: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    cached: dict = field(default_factory=dict)
 
 
 def _sweeps(preset: SubspacesPreset):
@@ -89,18 +76,14 @@ def simulate(preset: SubspacesPreset | None = None, out: str | Path | None = Non
              resume: bool = True, progress: bool = False, log=None):
     """Run (or load) every sweep. Returns ``(raw, timings, cached, paths)`` keyed by sweep."""
     preset = (preset or SubspacesPreset()).validate()
-    if set(stages) - set(STAGES):
-        raise ValueError(f"stages must be among {STAGES}, got {sorted(set(stages) - set(STAGES))}")
-    log = log or (lambda msg: None)
-    raw, timings, cached, paths = {}, {}, {}, {}
-    for key, dims, stds, norm, P in _sweeps(preset):
-        log(f"sweep {key} (dims {dims}, std {stds}, {'normalised' if norm else 'raw'}, P = {P}) ...")
-        t0 = time.perf_counter()
-        raw[key], cached[key], paths[key] = cached_stage(
-            out, f"sweep-{key}", _stage_config(preset, dims, stds, norm, P),
-            lambda: _run_sweep(preset, dims, stds, norm, P, progress), resume=resume)
-        timings[key] = time.perf_counter() - t0
-    return raw, timings, cached, paths
+    check_stages(stages, STAGES)
+    jobs = {f"sweep-{key}": (_stage_config(preset, dims, stds, norm, P),
+                             lambda dims=dims, stds=stds, norm=norm, P=P: _run_sweep(preset, dims, stds, norm, P,
+                                                                                     progress))
+            for key, dims, stds, norm, P in _sweeps(preset)}
+    raw, timings, cached, paths = run_stages(out, jobs, resume=resume, log=log)
+    strip = lambda d: {k.removeprefix("sweep-"): v for k, v in d.items()}
+    return strip(raw), strip(timings), strip(cached), strip(paths)
 
 
 def _as_sweep(arrays: dict) -> SubspaceSweep:
@@ -163,25 +146,25 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def run(preset: SubspacesPreset | None = None, out: str | Path | None = None, *, resume: bool = True,
-        progress: bool = False, log=None) -> SubspacesResult:
+        progress: bool = False, log=None) -> ExperimentResult:
     """Sweep, reconcile, and with ``out`` write ``table.{csv,md,tex}``, ``theory.json`` and plots."""
     preset = (preset or SubspacesPreset()).validate()
     raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
     table = _rows(preset, raw)
     theory = {key: BlockSpectrum.from_std(dims, stds, normalized=norm).summary(P)
               for key, dims, stds, norm, P in _sweeps(preset)}
-    result = SubspacesResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
+    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
     result.figures = _figures(preset, raw, table)
     if out is not None:
-        out = Path(out)
-        atomic_write_text(out / "table.csv", table.to_csv(index=False))
-        atomic_write_text(out / "table.md", to_markdown(table) + "\n")
-        atomic_write_text(out / "table.tex", table.to_latex(index=False, float_format="%.4g"))
-        atomic_write_text(out / "theory.json", json.dumps(theory, indent=2))
-        atomic_write_text(out / "preset.json", json.dumps(asdict(preset), indent=2))
-        for name, fig in result.figures.items():
-            save_figure(fig, out / f"{name}.png")
+        write_outputs(out, result, table_writer=_write_table)
     return result
+
+
+def _write_table(table: pd.DataFrame, out) -> None:
+    out = Path(out)
+    atomic_write_text(out / "table.csv", table.to_csv(index=False))
+    atomic_write_text(out / "table.md", to_markdown(table) + "\n")
+    atomic_write_text(out / "table.tex", table.to_latex(index=False, float_format="%.4g"))
 
 
 def summary_line(table: pd.DataFrame) -> str:

@@ -62,6 +62,10 @@ def test_cloning_time_levels_vectorised():
     res = m.cloning_time(levels)
     assert np.all(res.converged)
     np.testing.assert_allclose(m.cloning_probability(res.value), levels, atol=1e-12)
+    for lev, t in [(levels[2], res.value[2])]:
+        r = m.cloning_time(lev, dps=25)
+        assert r.converged and "mpmath" in r.method
+        assert float(r.value) == pytest.approx(t, rel=1e-12)
 
 
 def test_finite_n_collapse():

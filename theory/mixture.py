@@ -130,13 +130,24 @@ class TwoClassMixture:
         require_positive("t", t)
         return cloning_probability_from_kappa(self.kappa(t))
 
-    def cloning_time(self, level: float = PHI_AT_BIMODALITY) -> SolverResult:
+    def cloning_time(self, level: float = PHI_AT_BIMODALITY, *, dps: int | None = None) -> SolverResult:
         """Branch time at which ``phi(t) = level`` (``1/2 < level < 1``), vectorised in ``level``.
 
         Solved for ``ln kappa`` then mapped to ``t``; NaN (and ``converged=False``) where the
-        crossing would need ``t <= 0``.
+        crossing would need ``t <= 0``. With ``dps``, an mpmath solve (scalar ``level``).
         """
         lev = require_in_open_interval("level", level, 0.5, 1.0)
+        if dps is not None:
+            if lev.ndim:
+                raise ValueError("level must be a scalar on the mpmath path (dps given)")
+            with mp.workdps(dps + 5):
+                target = mp.mpf(float(lev))
+                res = find_root_mpmath(lambda u: cloning_probability_from_kappa(mp.exp(u), dps=dps + 5) - target,
+                                       -30, 30, dps=dps)
+                tau = mp.mpf(self.mean_norm2) / mp.exp(res.value) - mp.mpf(self.sigma) ** 2
+                ok = tau > 0
+                t = mp.log1p(tau) / 2 if ok else mp.nan
+            return SolverResult(t, bool(res.converged and ok), res.iterations, res.residual, res.method)
         res = find_root_float64(lambda u, L: cloning_probability_from_kappa(np.exp(u)) - L, -60.0, 60.0, args=(lev,))
         kappa = np.exp(res.value)
         tau = self.mean_norm2 / kappa - self.sigma**2

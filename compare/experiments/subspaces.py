@@ -206,6 +206,10 @@ def _figures(preset, raw, table):
             tau = np.expm1(2 * sw.t)
             ax.plot(sw.t, sw.singular_values * tau[:, None], color=ALT_COLOR, lw=0.7)
             spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
+            # The authors' singular-value model, one line per block (sorted like the measurement).
+            model = spec.singular_value_model(tau, P_show) * tau[:, None]
+            starts = np.concatenate([[0], np.cumsum(dims)[:-1]])
+            ax.plot(sw.t, np.minimum(model[:, starts], 1.5), color="k", lw=0.7, ls=(0, (1, 2)), alpha=0.8)
             for k in range(len(dims)):
                 col = block_colors[k % len(block_colors)]
                 ax.axvline(tau_to_t(spec.tau_gauss_rem(P_show)[k]), color=col, ls="--", lw=1,
@@ -215,7 +219,7 @@ def _figures(preset, raw, table):
             ax.axvline(tau_to_t(float(spec.tau_collapse(P_show).value)), color="k", lw=1, label="global collapse")
             ax.set_xscale("log")
             ax.set_xlabel("time $t$ (OU)")
-            ax.set_ylabel(r"$\tau\,\varsigma_i$ (1 = normal)")
+            ax.set_ylabel(r"$\tau\,\varsigma_i$ (1 = normal; dotted: model, cut at 1.5)")
             ax.set_title(f"dims {dims}, g = {spec.g}, P = {P_show}", fontsize=9)
     axes[0, 0].legend(fontsize=6)
     figs["spectra"] = fig

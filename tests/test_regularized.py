@@ -1,0 +1,134 @@
+"""Regularised scores [BDKOS25] and relative distances [H24] against test-vectors.md (sections 4-5)
+and their one-point laws."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from simulate.regularized import (
+    FlooredScore,
+    TikhonovScore,
+    empirical_score_general,
+    floored_score,
+    sample_heun_ve,
+    softmax_weights,
+    tikhonov_score,
+)
+from simulate.scores import EmpiricalScore
+from theory.relative_distance import (
+    kernel_bandwidth,
+    l2_distance_squared,
+    log_gaussian_kernel_overlap,
+    log_gaussian_self_overlap,
+    log_kernel_self_overlap,
+    relative_distance,
+)
+
+DATA = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+
+
+def test_reference_values_section_5():
+    x = torch.tensor([[0.2, 0.3]], dtype=torch.float64)
+    w = softmax_weights(DATA, x, 1.0, 0.5)
+    np.testing.assert_allclose(w[0], [0.16798162, 0.83201839], atol=5e-9)
+    np.testing.assert_allclose(empirical_score_general(DATA, x, 1.0, 0.5)[0], [1.85614708, -1.2], atol=5e-9)
+    np.testing.assert_allclose(tikhonov_score(DATA, x, 1.0, 0.5, 0.1)[0], [1.32581934, -0.85714286], atol=5e-9)
+    x2 = torch.tensor([[0.2, 1.5]], dtype=torch.float64)
+    p = torch.exp(-((x2 - DATA) ** 2).sum(1) / (2 * 0.25)).sum()
+    assert p.item() == pytest.approx(0.00371231629, abs=5e-12)
+    np.testing.assert_allclose(empirical_score_general(DATA, x2, 1.0, 0.5)[0], [1.85614708, -6.0], atol=5e-9)
+    np.testing.assert_allclose(floored_score(DATA, x2, 1.0, 0.5, 0.1)[0], [0.06890605, -0.22273898], atol=5e-9)
+
+
+def test_floor_inactive_above_tau_and_ou_classes_match():
+    x = torch.tensor([[0.2, 0.3]], dtype=torch.float64)  # p~ = 0.32 > tau
+    torch.testing.assert_close(floored_score(DATA, x, 1.0, 0.5, 0.1), empirical_score_general(DATA, x, 1.0, 0.5))
+    t = 0.4
+    ou = EmpiricalScore(DATA)(x, t)
+    torch.testing.assert_close(TikhonovScore(DATA, 0.0)(x, t), ou)
+    torch.testing.assert_close(FlooredScore(DATA, 1e-300)(x, t), ou)
+
+
+def test_tikhonov_one_point_distance_law():
+    """One training point, VE probability-flow ODE: |x - a| = |x_T - a| sqrt((sigma^2 + c)/(sigma_T^2 + c))."""
+    a = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    x_T = a + torch.tensor([[3.0, -1.0, 2.0]], dtype=torch.float64)
+    sigma_T, c = 4.0, 0.09
+    score = lambda x, s: tikhonov_score(a, x, 1.0, s, c)
+    for s_end in [1.0, 0.1, 0.0]:
+        sig = np.linspace(sigma_T, s_end, 4001)
+        x = sample_heun_ve(score, x_T, sig)
+        law = (x_T - a).norm() * math.sqrt((s_end**2 + c) / (sigma_T**2 + c))
+        assert (x - a).norm().item() == pytest.approx(law.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("tau", [0.1, 1e-3])
+def test_floored_one_point_memorisation_threshold(tau):
+    """Memorises iff |x_T - a| / sigma_T <= sqrt(2 ln(1/tau)); checked on both sides of the threshold."""
+    a = torch.zeros(1, 2, dtype=torch.float64)
+    sigma_T = 2.0
+    threshold = math.sqrt(2 * math.log(1 / tau))
+    score = lambda x, s: floored_score(a, x, 1.0, s, tau)
+    sig = np.geomspace(sigma_T, 1e-4, 3000)
+    for ratio, memorises in [(0.9, True), (1.1, False)]:
+        x_T = torch.tensor([[ratio * threshold * sigma_T, 0.0]], dtype=torch.float64)
+        x = sample_heun_ve(score, x_T, sig)
+        final = (x - a).norm().item()
+        if memorises:
+            assert final < 1e-3
+        else:
+            assert final > 0.5 * sigma_T
+
+
+def test_relative_distance_reference_values_section_4():
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    eps = kernel_bandwidth(3, 2, 1.0)
+    assert eps == pytest.approx(3 ** -0.5)
+    mean, cov = (0.3, 0.4), np.diag([0.5, 0.8])
+    assert math.exp(log_kernel_self_overlap(X, eps)) == pytest.approx(0.108526237, abs=5e-10)
+    assert math.exp(log_gaussian_kernel_overlap(X, eps, mean, cov)) == pytest.approx(0.102823789, abs=5e-10)
+    assert math.exp(log_gaussian_self_overlap(cov)) == pytest.approx(0.12582303, abs=5e-9)
+    assert l2_distance_squared(X, mean, cov) == pytest.approx(0.0287016887, abs=5e-11)
+
+
+def test_relative_distance_against_quadrature():
+    """The closed forms equal a direct 2-D quadrature of (p_G - p_K)^2."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 2))
+    mean, cov = np.array([0.2, -0.1]), np.array([[0.7, 0.2], [0.2, 0.5]])
+    eps = 0.6
+    g = np.linspace(-8, 8, 801)
+    xx, yy = np.meshgrid(g, g, indexing="ij")
+    pts = np.stack([xx, yy], -1)
+    inv = np.linalg.inv(cov)
+    d = pts - mean
+    pg = np.exp(-0.5 * np.einsum("...i,ij,...j", d, inv, d)) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+    pk = np.mean([np.exp(-np.sum((pts - y) ** 2, -1) / (2 * eps**2)) / (2 * np.pi * eps**2) for y in X], axis=0)
+    direct = np.sum((pg - pk) ** 2) * (g[1] - g[0]) ** 2
+    assert l2_distance_squared(X, mean, cov, eps=eps) == pytest.approx(direct, rel=1e-6)
+
+
+def test_relative_distance_sign():
+    """Delta = ||p_G - p_K^X||^2 - ||p_G - p_K^O||^2: the true law is farther from the kernel of 20
+    training points than from that of 4000 fresh points (Delta > 0, generalisation); a generator
+    collapsed onto a training point is closer to the training kernel (Delta < 0, memorisation)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 2))
+    O = rng.standard_normal((4000, 2))
+    assert relative_distance(X, O, np.zeros(2), np.eye(2)) > 0  # the true law generalises
+    narrow = np.eye(2) * 1e-3  # a generator collapsed onto one training point
+    assert relative_distance(X, O, X[0], narrow) < 0
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: tikhonov_score(DATA, DATA, 1.0, 0.5, -1.0), "c must be >= 0"),
+    (lambda: floored_score(DATA, DATA, 1.0, 0.5, 0.0), "tau must be > 0"),
+    (lambda: softmax_weights(DATA, DATA, 1.0, 0.0), "sigma must be > 0"),
+    (lambda: l2_distance_squared([[0.0, 0.0]], (0, 0), -np.eye(2)), "positive definite"),
+    (lambda: sample_heun_ve(lambda x, s: x, DATA, [1.0, 2.0]), "decreasing"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -263,6 +263,28 @@ def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
         click.echo(f"Gaussian t_C falls below t = {row['t']:.4g} at P = 10^{row['log10_P']:.4g}")
 
 
+@theory_group.command("linear-denoiser")
+@click.option("--d", "d", type=int, required=True, help="Dimension.")
+@click.option("--T", "T", type=float, required=True, help="Forward time.")
+@click.option("--ell", type=float, required=True, help="Noise scale of the forward OU process.")
+@click.option("--s", "s", type=float, default=1.0, show_default=True, help="Data standard deviation.")
+@click.option("--n", "n", type=int, default=None, help="Training-set size for the finite-n variance.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def theory_linear_denoiser(d, T, ell, s, n, as_json):
+    """The solvable linear one-step denoiser model [H24]: variance ratio, KL floor, transition size."""
+    from theory.linear_denoiser import LinearDenoiserModel
+
+    summary = LinearDenoiserModel(d, T, ell, s).summary(n)
+    if as_json:
+        click.echo(json.dumps(_clean(summary), indent=2))
+        return
+    click.echo(f"linear one-step denoiser: d = {d}, T = {T}, ell = {ell}, s = {s}")
+    click.echo(f"population variance ratio r = {summary['r']:.10g}   KL floor = {summary['kl_floor']:.10g}   "
+               f"n_c = d + 2 = {summary['n_c']}")
+    if n is not None:
+        click.echo(f"expected generated variance at n = {n}: {summary['variance_n']:.10g}")
+
+
 @theory_group.command("latex")
 def theory_latex():
     """Print the sympy derivations of the closed forms as LaTeX."""

@@ -138,3 +138,13 @@ def test_theory_data_bad_arrays(tmp_path, content, needle):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_theory_linear_denoiser_json():
+    proc = run_cli("theory", "linear-denoiser", "--d", "100", "--T", "2", "--ell", "0.0183", "--n", "500", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"r", "kl_floor", "n_c", "variance_n"} <= set(out)
+    assert out["n_c"] == 102 and out["variance_n"] > out["r"]
+    bad = run_cli("theory", "linear-denoiser", "--d", "100", "--T", "2", "--ell", "0.0183", "--n", "50")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: n must be > d + 2")

@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields
 
 from theory.validation import require_in_open_interval, require_int, require_positive
 
-__all__ = ["DigitsPreset", "GaussianMixturePreset", "PatchesPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
+__all__ = ["DigitsPreset", "GaussianMixturePreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
+           "RegularizationPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
 
 
 @dataclass
@@ -194,4 +195,93 @@ class PatchesPreset:
         for name in ("trajectories", "steps", "entropy_samples"):
             require_int(name, getattr(self, name), 10)
         _check_common(self)
+        return self
+
+
+def _check_device_seed_conf(preset):
+    require_int("seed", preset.seed, 0)
+    if not (preset.device in ("auto", "cpu") or preset.device.startswith("cuda")):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
+    require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
+
+
+@dataclass
+class LinearDenoiserPreset:
+    """Linear one-step denoiser [H24]: generated variance and Pr(Delta > 0) against n (d = 10)."""
+
+    d: int = 10
+    T: float = 1.0
+    ell: float = 0.5
+    s: float = 1.0
+    n: str = "4,8,12,16,24,40,80,200"
+    repeats: int = 1000
+    fresh: int = 2000
+    seed: int = 0
+    device: str = "cpu"
+    confidence: float = 0.95
+
+    def sizes(self) -> list[int]:
+        return [require_int("n", v, 2) for v in parse_int_list("n", self.n)]
+
+    def validate(self):
+        require_int("d", self.d, 1)
+        require_positive("T", self.T)
+        require_positive("ell", self.ell)
+        require_positive("s", self.s)
+        self.sizes()
+        require_int("repeats", self.repeats, 10)
+        require_int("fresh", self.fresh, 10)
+        _check_device_seed_conf(self)
+        return self
+
+
+@dataclass
+class RegularizationPreset:
+    """Tikhonov (c) and floored (tau) empirical scores [BDKOS25] on N = 8 isotropic data, P = 64."""
+
+    N: int = 8
+    P: int = 64
+    c: str = "0,0.001,0.01,0.1,0.3"
+    tau: str = "1e-300,1e-6,1e-3,0.1,0.5"
+    trajectories: int = 400
+    steps: int = 200
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def validate(self):
+        require_int("N", self.N, 1)
+        require_int("P", self.P, 2)
+        if any(v < 0 for v in parse_float_list("c", self.c)):
+            raise ValueError("c must be >= 0")
+        require_positive("tau", parse_float_list("tau", self.tau))
+        require_int("trajectories", self.trajectories, 10)
+        require_int("steps", self.steps, 10)
+        _check_device_seed_conf(self)
+        return self
+
+
+@dataclass
+class NetworksPreset:
+    """Small MLP denoisers trained at several P (N = 8 isotropic data), against the empirical
+    score and the theory t_C. A few minutes on two CPU cores."""
+
+    N: int = 8
+    P: str = "8,64,512"
+    width: str = "64,256"
+    steps: int = 3000
+    batch_size: int = 256
+    trajectories: int = 400
+    sampler_steps: int = 150
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def validate(self):
+        require_int("N", self.N, 1)
+        [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
+        [require_int("width", w, 1) for w in parse_int_list("width", self.width)]
+        for name in ("steps", "batch_size", "trajectories", "sampler_steps"):
+            require_int(name, getattr(self, name), 1)
+        _check_device_seed_conf(self)
         return self

@@ -13,7 +13,15 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from .presets import DigitsPreset, GaussianMixturePreset, PatchesPreset, SubspacesPreset
+from .presets import (
+    DigitsPreset,
+    GaussianMixturePreset,
+    LinearDenoiserPreset,
+    NetworksPreset,
+    PatchesPreset,
+    RegularizationPreset,
+    SubspacesPreset,
+)
 
 __all__ = ["Experiment", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
 
@@ -70,6 +78,24 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Image patches at fixed N: predicted t_C(P) (Gaussian and entropy estimates) against measured collapse.",
         PatchesPreset,
         "compare.experiments.patches",
+    ),
+    "linear-denoiser": Experiment(
+        "linear-denoiser",
+        "Linear one-step denoiser: generated variance vs its finite-n law, Pr(Delta > 0) vs n.",
+        LinearDenoiserPreset,
+        "compare.experiments.linear_denoiser",
+    ),
+    "regularization": Experiment(
+        "regularization",
+        "Tikhonov and floored empirical scores: memorised fraction and residual distance vs c and tau.",
+        RegularizationPreset,
+        "compare.experiments.regularization",
+    ),
+    "networks": Experiment(
+        "networks",
+        "Trained MLP denoisers at several P and widths: memorisation and collapse vs the empirical score.",
+        NetworksPreset,
+        "compare.experiments.networks",
     ),
 }
 DEFAULT_EXPERIMENT = "gaussian-mixture"

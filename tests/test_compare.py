@@ -103,3 +103,21 @@ def test_patches_small_run(tmp_path):
     table = pd.read_csv(tmp_path / "table.csv")
     assert len(table) == 4 and (tmp_path / "collapse_vs_P.png").stat().st_size > 0
     assert set(res.theory["per_P"]) == {300, 600}
+
+
+def test_linear_denoiser_regularization_networks_small_runs(tmp_path):
+    from compare.presets import LinearDenoiserPreset, NetworksPreset, RegularizationPreset
+
+    runs = {
+        "linear-denoiser": LinearDenoiserPreset(n="8,16,40", repeats=40, fresh=300),
+        "regularization": RegularizationPreset(c="0,0.01", tau="1e-300,0.1", trajectories=40, steps=40, device="cpu"),
+        "networks": NetworksPreset(P="8", width="16", steps=60, trajectories=30, sampler_steps=30, device="cpu"),
+    }
+    for name, preset in runs.items():
+        exp = get_experiment(name)
+        res = exp.run(preset, tmp_path / name)
+        assert (tmp_path / name / "table.csv").stat().st_size > 0
+        assert len(res.figures) >= 1 and all((tmp_path / name / f"{f}.png").exists() for f in res.figures)
+        assert exp.summary_line(res.table)
+        again = exp.run(preset, tmp_path / name)
+        assert all(again.cached.values())

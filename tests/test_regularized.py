@@ -126,7 +126,7 @@ def test_relative_distance_sign():
     (lambda: tikhonov_score(DATA, DATA, 1.0, 0.5, -1.0), "c must be >= 0"),
     (lambda: floored_score(DATA, DATA, 1.0, 0.5, 0.0), "tau must be > 0"),
     (lambda: softmax_weights(DATA, DATA, 1.0, 0.0), "sigma must be > 0"),
-    (lambda: l2_distance_squared([[0.0, 0.0]], (0, 0), -np.eye(2)), "positive definite"),
+    (lambda: l2_distance_squared([[0.0, 0.0]], (0, 0), -np.eye(2)), "positive"),
     (lambda: sample_heun_ve(lambda x, s: x, DATA, [1.0, 2.0]), "decreasing"),
 ])
 def test_bad_input(call, match):

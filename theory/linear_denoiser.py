@@ -98,11 +98,16 @@ class LinearDenoiserModel:
         return out
 
     def sample_fit(self, n: int, rng: np.random.Generator):
-        """One training set of size ``n``: returns ``(beta_0, B, xbar)`` of the OLS fit."""
+        """Draw one training set of size ``n`` and fit the denoiser: returns ``(beta_0, B, x)``
+        with ``x`` the training points ``(n, d)``."""
         n = require_int("n", n, 2)
         x = rng.standard_normal((n, self.d)) * self.s
         y = math.exp(-self.T) * x + math.sqrt(self.ell * (-math.expm1(-2 * self.T))) * rng.standard_normal((n, self.d))
         xc, yc = x - x.mean(0), y - y.mean(0)
         B = np.linalg.lstsq(yc, xc, rcond=None)[0].T  # x_c ~ B y_c
         beta0 = x.mean(0) - B @ y.mean(0)
-        return beta0, B, x.mean(0)
+        return beta0, B, x
+
+    def generated_law(self, beta0, B, x):
+        """Mean and covariance of ``p_G = N(beta_0 + e^{-T} B xbar, c_T B B^T)`` for one fit."""
+        return beta0 + math.exp(-self.T) * B @ x.mean(0), self.latent_variance * B @ B.T

@@ -33,15 +33,16 @@ def _points(Y) -> np.ndarray:
     return Y
 
 
-def _gaussian(mean, cov, d: int):
+def _gaussian(mean, cov, d: int, *, allow_singular: bool = False):
     mean = np.asarray(mean, dtype=float).reshape(-1)
     cov = np.asarray(cov, dtype=float)
     if cov.ndim == 1:
         cov = np.diag(cov)
     if mean.shape != (d,) or cov.shape != (d, d):
         raise ValueError(f"mean must have shape ({d},) and cov ({d}, {d})")
-    if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() <= 0:
-        raise ValueError("cov must be symmetric positive definite")
+    smallest = np.linalg.eigvalsh(cov).min()
+    if not np.allclose(cov, cov.T) or smallest < (-1e-12 * max(1.0, np.abs(cov).max()) if allow_singular else 1e-300):
+        raise ValueError("cov must be symmetric positive " + ("semi-definite" if allow_singular else "definite"))
     return mean, cov
 
 
@@ -59,10 +60,10 @@ def log_kernel_self_overlap(Y, eps: float) -> float:
 
 
 def log_gaussian_kernel_overlap(Y, eps: float, mean, cov) -> float:
-    """``ln int p_G p_K``."""
+    """``ln int p_G p_K`` (``Sigma`` may be singular: only ``Sigma + eps^2 I`` is inverted)."""
     Y = _points(Y)
     m, d = Y.shape
-    mean, cov = _gaussian(mean, cov, d)
+    mean, cov = _gaussian(mean, cov, d, allow_singular=True)
     S = cov + eps**2 * np.eye(d)
     L = np.linalg.cholesky(S)
     z = np.linalg.solve(L, (Y - mean).T)
@@ -91,6 +92,19 @@ def l2_distance_squared(Y, mean, cov, *, s: float = 1.0, eps: float | None = Non
                  + np.exp(log_kernel_self_overlap(Y, eps)))
 
 
-def relative_distance(X, O, mean, cov, *, s: float = 1.0) -> float:
-    """``Delta = ||p_G - p_K^X||^2 - ||p_G - p_K^O||^2`` (each set with its own bandwidth)."""
-    return l2_distance_squared(X, mean, cov, s=s) - l2_distance_squared(O, mean, cov, s=s)
+def relative_distance(X, O, mean, cov, *, s: float = 1.0, fresh_self_overlap: float | None = None) -> float:
+    """``Delta = ||p_G - p_K^X||^2 - ||p_G - p_K^O||^2`` (each set with its own bandwidth).
+
+    ``int p_G^2`` cancels, so ``Sigma`` may be singular (a degenerate generator, e.g. a linear
+    denoiser fitted on ``n <= d`` points). ``fresh_self_overlap`` (``int (p_K^O)^2``, from
+    :func:`log_kernel_self_overlap`) can be passed to avoid its ``O(|O|^2)`` cost in repeated calls."""
+    X, O = _points(X), _points(O)
+
+    def part(Y, self_overlap=None):
+        m, d = Y.shape
+        eps = kernel_bandwidth(m, d, s)
+        if self_overlap is None:
+            self_overlap = np.exp(log_kernel_self_overlap(Y, eps))
+        return self_overlap - 2 * np.exp(log_gaussian_kernel_overlap(Y, eps, mean, cov))
+
+    return float(part(X) - part(O, fresh_self_overlap))

@@ -269,7 +269,7 @@ class NetworksPreset:
     N: int = 8
     P: str = "8,64,512"
     width: str = "64,256"
-    steps: int = 3000
+    steps: str = "1000,3000"
     batch_size: int = 256
     trajectories: int = 400
     sampler_steps: int = 150
@@ -281,7 +281,8 @@ class NetworksPreset:
         require_int("N", self.N, 1)
         [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
         [require_int("width", w, 1) for w in parse_int_list("width", self.width)]
-        for name in ("steps", "batch_size", "trajectories", "sampler_steps"):
+        [require_int("steps", v, 1) for v in parse_int_list("steps", self.steps)]
+        for name in ("batch_size", "trajectories", "sampler_steps"):
             require_int(name, getattr(self, name), 1)
         _check_device_seed_conf(self)
         return self

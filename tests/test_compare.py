@@ -111,7 +111,7 @@ def test_linear_denoiser_regularization_networks_small_runs(tmp_path):
     runs = {
         "linear-denoiser": LinearDenoiserPreset(n="8,16,40", repeats=40, fresh=300),
         "regularization": RegularizationPreset(c="0,0.01", tau="1e-300,0.1", trajectories=40, steps=40, device="cpu"),
-        "networks": NetworksPreset(P="8", width="16", steps=60, trajectories=30, sampler_steps=30, device="cpu"),
+        "networks": NetworksPreset(P="8", width="16", steps="60", trajectories=30, sampler_steps=30, device="cpu"),
     }
     for name, preset in runs.items():
         exp = get_experiment(name)

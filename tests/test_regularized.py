@@ -16,7 +16,9 @@ from simulate.regularized import (
     softmax_weights,
     tikhonov_score,
 )
+from simulate.samplers import sample_heun
 from simulate.scores import EmpiricalScore
+from theory.regularization import floored_memorizes, floored_threshold, tikhonov_distance_ve, tikhonov_profile_ou
 from theory.relative_distance import (
     kernel_bandwidth,
     l2_distance_squared,
@@ -60,8 +62,32 @@ def test_tikhonov_one_point_distance_law():
     for s_end in [1.0, 0.1, 0.0]:
         sig = np.linspace(sigma_T, s_end, 4001)
         x = sample_heun_ve(score, x_T, sig)
-        law = (x_T - a).norm() * math.sqrt((s_end**2 + c) / (sigma_T**2 + c))
-        assert (x - a).norm().item() == pytest.approx(law.item(), rel=1e-5)
+        law = tikhonov_distance_ve(s_end, (x_T - a).norm().item(), sigma_T, c)
+        assert (x - a).norm().item() == pytest.approx(float(law), rel=1e-5)
+
+
+def test_tikhonov_one_point_law_in_ou_time():
+    """OU probability flow with TikhonovScore: |x - e^{-t} a| / G_c(t) is conserved."""
+    a = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+    c = 0.05
+    x = torch.tensor([[1.8, -1.1]], dtype=torch.float64)
+    t0 = 1.5
+    u0 = (x - math.exp(-t0) * a).norm().item()
+    for t_end in [0.8, 0.1, 0.001]:
+        out = sample_heun(TikhonovScore(a, c), x, np.geomspace(t0, t_end, 3000), disable=True)
+        u = (out - math.exp(-t_end) * a).norm().item()
+        assert u == pytest.approx(u0 * tikhonov_profile_ou(t_end, c) / tikhonov_profile_ou(t0, c), rel=1e-5)
+
+
+def test_saddle_on_the_bisector():
+    """[BDKOS25]: a start on the symmetry set (bisector of two points) ends on the saddle (the
+    midpoint), a measure-zero set; any perturbation ends on a training point."""
+    score = lambda x, s: empirical_score_general(DATA, x, 1.0, s)
+    sig = np.geomspace(3.0, 1e-3, 2000)
+    on = sample_heun_ve(score, torch.tensor([[0.0, 0.7]], dtype=torch.float64), sig)
+    assert on.abs().max().item() < 1e-2  # the midpoint (0, 0), distance 1 from both points
+    off = sample_heun_ve(score, torch.tensor([[1e-3, 0.7]], dtype=torch.float64), sig)
+    assert (off - DATA[1]).norm().item() < 1e-2
 
 
 @pytest.mark.parametrize("tau", [0.1, 1e-3])
@@ -69,13 +95,14 @@ def test_floored_one_point_memorisation_threshold(tau):
     """Memorises iff |x_T - a| / sigma_T <= sqrt(2 ln(1/tau)); checked on both sides of the threshold."""
     a = torch.zeros(1, 2, dtype=torch.float64)
     sigma_T = 2.0
-    threshold = math.sqrt(2 * math.log(1 / tau))
+    threshold = floored_threshold(tau)
     score = lambda x, s: floored_score(a, x, 1.0, s, tau)
     sig = np.geomspace(sigma_T, 1e-4, 3000)
     for ratio, memorises in [(0.9, True), (1.1, False)]:
         x_T = torch.tensor([[ratio * threshold * sigma_T, 0.0]], dtype=torch.float64)
         x = sample_heun_ve(score, x_T, sig)
         final = (x - a).norm().item()
+        assert bool(floored_memorizes(ratio * threshold * sigma_T, sigma_T, tau)) == memorises
         if memorises:
             assert final < 1e-3
         else:

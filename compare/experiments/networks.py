@@ -60,16 +60,22 @@ def _run_P(preset, P, device, progress) -> dict:
     x, idx = _track(empirical, empirical, x0, times, make_generator(preset.seed + 1, device))
     out["empirical_lock_in"] = collapse_times_from_indices(times, idx)
     out["empirical_memorized"] = np.array(memorized_fraction(x, data)[0])
-    for w in parse_int_list("width", preset.width):
+    for key, w, steps in _networks(preset):
         torch.manual_seed(preset.seed + w)
         net = EDMPreconditioner(MLPDenoiser(preset.N, w, 3)).to(device)
-        res = train_denoiser(net, data, TrainConfig(steps=preset.steps, batch_size=preset.batch_size, seed=preset.seed),
+        res = train_denoiser(net, data, TrainConfig(steps=steps, batch_size=preset.batch_size, seed=preset.seed),
                              disable=None if progress else True)
         x, idx = _track(DenoiserScore(res.ema), empirical, x0, times, make_generator(preset.seed + 1, device))
-        out[f"w{w}_lock_in"] = collapse_times_from_indices(times, idx)
-        out[f"w{w}_memorized"] = np.array(memorized_fraction(x, data)[0])
-        out[f"w{w}_final_loss"] = np.array(float(np.mean(res.losses[-100:])))
+        out[f"{key}_lock_in"] = collapse_times_from_indices(times, idx)
+        out[f"{key}_memorized"] = np.array(memorized_fraction(x, data)[0])
+        out[f"{key}_final_loss"] = np.array(float(np.mean(res.losses[-100:])))
     return out
+
+
+def _networks(preset):
+    """``(key, width, training steps)`` of every network trained at each P."""
+    return [(f"w{w}_s{s}", w, s) for w in parse_int_list("width", preset.width)
+            for s in parse_int_list("steps", preset.steps)]
 
 
 def simulate(preset: NetworksPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
@@ -93,11 +99,12 @@ def run(preset: NetworksPreset | None = None, out=None, *, resume: bool = True, 
     for P in parse_int_list("P", preset.P):
         r = raw[f"P{P}"]
         t_c = collapse_time_isotropic(math.log(P) / preset.N)
-        for who in ["empirical"] + [f"w{w}" for w in parse_int_list("width", preset.width)]:
+        labels = {"empirical": "empirical", **{k: f"MLP width {w}, {st} steps" for k, w, st in _networks(preset)}}
+        for who, label in labels.items():
             med, lo, hi = median_interval(r[f"{who}_lock_in"], conf)
             memo = float(r[f"{who}_memorized"])
             mlo, mhi = binomial_interval(round(memo * preset.trajectories), preset.trajectories, conf)
-            rows.append({"P": P, "score": "empirical" if who == "empirical" else f"MLP width {who[1:]}",
+            rows.append({"P": P, "score": label,
                          "t_C": t_c, "collapse_median": med, "ci_low": lo, "ci_high": hi,
                          "rel_error": (med - t_c) / t_c, "memorized": memo, "memorized_low": float(mlo),
                          "memorized_high": float(mhi),

@@ -24,6 +24,7 @@ from simulate.samplers import sample_heun, time_grid
 from simulate.scores import EmpiricalScore
 from simulate.stats import binomial_interval, median_interval
 from theory import collapse_time_isotropic
+from theory.regularization import tikhonov_profile_ou
 
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
 from ..presets import RegularizationPreset, parse_float_list
@@ -40,7 +41,7 @@ T_START, T_END = 3.0, 1e-3
 
 def one_point_distance(c: float, N: int, t_capture: float, t_end: float) -> float:
     """Predicted final offset from the attracting point under ``s_c`` (module docstring)."""
-    G = lambda t: ((1 + c) * math.exp(2 * t) - 1) ** (1 / (2 * (1 + c))) * math.exp(-t)
+    G = lambda t: float(tikhonov_profile_ou(t, c))
     return math.sqrt(N * -math.expm1(-2 * t_capture)) * G(t_end) / G(t_capture)
 
 

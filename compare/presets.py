@@ -10,6 +10,13 @@ __all__ = ["DigitsPreset", "GaussianMixturePreset", "LinearDenoiserPreset", "Net
            "RegularizationPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
 
 
+def _check_device_seed_conf(preset):
+    require_int("seed", preset.seed, 0)
+    if not (preset.device in ("auto", "cpu") or preset.device.startswith("cuda")):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
+    require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
+
+
 @dataclass
 class GaussianMixturePreset:
     """Default CPU preset: finishes in well under a minute on two cores."""
@@ -33,17 +40,14 @@ class GaussianMixturePreset:
         require_int("P", self.P, 2)
         require_positive("mu", self.mu)
         require_positive("sigma", self.sigma)
-        require_int("seed", self.seed, 0)
         require_int("pairs", self.pairs, 10)
         require_int("clone_steps", self.clone_steps, 10)
         require_int("trajectories", self.trajectories, 10)
         require_int("steps", self.steps, 10)
         require_int("entropy_samples", self.entropy_samples, 10)
-        require_in_open_interval("confidence", self.confidence, 0.0, 1.0)
+        _check_device_seed_conf(self)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {self.device!r}")
         if self.mu**2 * self.N <= self.sigma**2:
             raise ValueError("mu^2 N must exceed sigma^2: the mixture never speciates otherwise")
         return self
@@ -123,19 +127,13 @@ class SubspacesPreset:
         require_positive("tau_max", self.tau_max)
         if not self.tau_min < self.tau_max:
             raise ValueError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
-        require_int("seed", self.seed, 0)
-        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {self.device!r}")
-        require_in_open_interval("confidence", self.confidence, 0.0, 1.0)
+        _check_device_seed_conf(self)
         require_positive("tolerance", self.tolerance)
         return self
 
 
 def _check_common(preset):
-    require_int("seed", preset.seed, 0)
-    if not (preset.device in ("auto", "cpu") or preset.device.startswith("cuda")):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
-    require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
+    _check_device_seed_conf(preset)
     if preset.scale not in ("unit", "none"):
         raise ValueError(f"scale must be 'unit' or 'none', got {preset.scale!r}")
 
@@ -196,13 +194,6 @@ class PatchesPreset:
             require_int(name, getattr(self, name), 10)
         _check_common(self)
         return self
-
-
-def _check_device_seed_conf(preset):
-    require_int("seed", preset.seed, 0)
-    if not (preset.device in ("auto", "cpu") or preset.device.startswith("cuda")):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
-    require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
 
 
 @dataclass

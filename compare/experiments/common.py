@@ -14,7 +14,7 @@ from ..io import atomic_write_text, cached_stage
 from ..plots import save_figure
 from ..table import write_table
 
-__all__ = ["ExperimentResult", "check_stages", "run_stages", "summary_line", "write_outputs"]
+__all__ = ["ExperimentResult", "check_stages", "run_stages", "summary_line", "table_writer", "write_outputs"]
 
 
 @dataclass
@@ -56,10 +56,22 @@ def run_stages(out, jobs: dict[str, tuple[dict, Callable[[], dict]]], *, resume:
     return raw, timings, cached, paths
 
 
-def write_outputs(out, result: ExperimentResult, *, table_writer: Callable = write_table) -> None:
+def table_writer(to_markdown: Callable[[pd.DataFrame], str]) -> Callable:
+    """A writer of ``table.{csv,md,tex}`` for experiments whose table has its own columns."""
+
+    def write(table: pd.DataFrame, out) -> None:
+        out = Path(out)
+        atomic_write_text(out / "table.csv", table.to_csv(index=False))
+        atomic_write_text(out / "table.md", to_markdown(table) + "\n")
+        atomic_write_text(out / "table.tex", table.to_latex(index=False, float_format="%.4g"))
+
+    return write
+
+
+def write_outputs(out, result: ExperimentResult, *, writer: Callable = write_table) -> None:
     """``table.{csv,md,tex}``, ``theory.json``, ``preset.json`` and one PNG per figure, atomically."""
     out = Path(out)
-    table_writer(result.table, out)
+    writer(result.table, out)
     atomic_write_text(out / "theory.json", json.dumps(result.theory, indent=2, default=float))
     atomic_write_text(out / "preset.json", json.dumps(result.preset, indent=2))
     for name, fig in result.figures.items():

@@ -26,10 +26,9 @@ from simulate.scores import EmpiricalScore
 from simulate.stats import binomial_interval, median_interval
 from theory import collapse_time_isotropic
 
-from ..io import atomic_write_text
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import NetworksPreset, parse_int_list
-from .common import ExperimentResult, check_stages, run_stages, write_outputs
+from .common import ExperimentResult, check_stages, run_stages, table_writer, write_outputs
 
 __all__ = ["NetworksPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
 
@@ -115,7 +114,7 @@ def run(preset: NetworksPreset | None = None, out=None, *, resume: bool = True, 
     result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
     result.figures = _figures(preset, table)
     if out is not None:
-        write_outputs(out, result, table_writer=_write_table)
+        write_outputs(out, result, writer=table_writer(to_markdown))
     return result
 
 
@@ -134,15 +133,6 @@ def summary_line(table: pd.DataFrame) -> str:
     nets = table[table["score"] != "empirical"]
     less = int(sum(row.memorized < emp[row.P] for row in nets.itertuples()))
     return f"networks memorise less than the empirical score in {less} of {len(nets)} runs"
-
-
-def _write_table(table: pd.DataFrame, out) -> None:
-    from pathlib import Path
-
-    out = Path(out)
-    atomic_write_text(out / "table.csv", table.to_csv(index=False))
-    atomic_write_text(out / "table.md", to_markdown(table) + "\n")
-    atomic_write_text(out / "table.tex", table.to_latex(index=False, float_format="%.4g"))
 
 
 def _figures(preset, table):

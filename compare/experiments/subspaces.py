@@ -27,10 +27,9 @@ from simulate.subspaces import SubspaceSweep, subspace_sweep
 from theory.conventions import tau_to_t
 from theory.subspaces import BlockSpectrum
 
-from ..io import atomic_write_text
 from ..plots import ALT_COLOR, error_bars
 from ..presets import SubspacesPreset
-from .common import ExperimentResult, check_stages, run_stages, write_outputs
+from .common import ExperimentResult, check_stages, run_stages, table_writer, write_outputs
 
 __all__ = ["SubspacesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown", "NAME"]
 
@@ -156,15 +155,8 @@ def run(preset: SubspacesPreset | None = None, out: str | Path | None = None, *,
     result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
     result.figures = _figures(preset, raw, table)
     if out is not None:
-        write_outputs(out, result, table_writer=_write_table)
+        write_outputs(out, result, writer=table_writer(to_markdown))
     return result
-
-
-def _write_table(table: pd.DataFrame, out) -> None:
-    out = Path(out)
-    atomic_write_text(out / "table.csv", table.to_csv(index=False))
-    atomic_write_text(out / "table.md", to_markdown(table) + "\n")
-    atomic_write_text(out / "table.tex", table.to_latex(index=False, float_format="%.4g"))
 
 
 def summary_line(table: pd.DataFrame) -> str:

@@ -121,3 +121,15 @@ def test_linear_denoiser_regularization_networks_small_runs(tmp_path):
         assert exp.summary_line(res.table)
         again = exp.run(preset, tmp_path / name)
         assert all(again.cached.values())
+
+
+@pytest.mark.gpu
+def test_small_runs_on_cuda_match_the_cpu_twin_statistically(tmp_path):
+    """GPU twin of test_small_run_writes_outputs_and_resumes: same preset on CUDA (different random
+    streams), same table shape, theory identical, measured speciation time within 10% of the CPU run."""
+    exp = get_experiment("gaussian-mixture")
+    cpu = exp.run(GaussianMixturePreset(**SMALL))
+    gpu = exp.run(GaussianMixturePreset(**{**SMALL, "device": "cuda"}), tmp_path)
+    assert list(gpu.table.columns) == list(cpu.table.columns)
+    pd.testing.assert_series_equal(gpu.table["theory"], cpu.table["theory"])
+    assert gpu.table["measured"].iloc[0] == pytest.approx(cpu.table["measured"].iloc[0], rel=0.1)

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .gaussian import collapse_time
+from .gaussian import collapse_time, covariance_spectrum
 from .result import SolverResult
+from .validation import validate_data
 
 __all__ = [
     "EXACT_SPECTRUM_MAX_DIM",
@@ -27,30 +28,6 @@ __all__ = [
 
 #: Above this dimension (and sample count) only the top eigenvalues are computed, by Lanczos.
 EXACT_SPECTRUM_MAX_DIM = 4096
-
-
-def validate_data(data, name: str = "data") -> np.ndarray:
-    """Return ``data`` as a float64 ``(P, N)`` array.
-
-    Accepts 2-D arrays (rows are samples) and image-shaped arrays ``(P, H, W)`` or
-    ``(P, H, W, C)``, which are flattened. Raises ``ValueError`` (one line) for non-numeric input,
-    1-D input, fewer than 2 samples, or non-finite values.
-    """
-    arr = np.asarray(data)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim < 2:
-        raise ValueError(f"{name} must be 2-D (P, N) or image-shaped (P, H, W[, C]), got shape {arr.shape}")
-    if arr.ndim > 4:
-        raise ValueError(f"{name} must have at most 4 dimensions (P, H, W, C), got shape {arr.shape}")
-    arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
-    if arr.shape[0] < 2:
-        raise ValueError(f"{name} must have P >= 2 samples (rows), got P = {arr.shape[0]}")
-    if arr.shape[1] < 1:
-        raise ValueError(f"{name} must have N >= 1 features")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite: found {int(np.sum(~np.isfinite(arr)))} NaN or inf values")
-    return arr
 
 
 def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
@@ -87,14 +64,10 @@ def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tupl
     P, N = x.shape
     if method == "auto":
         method = "exact" if min(P, N) <= EXACT_SPECTRUM_MAX_DIM else "lanczos"
-    x = x - x.mean(axis=0)
     if method == "exact":
-        if N <= P:
-            eig = np.linalg.eigvalsh(x.T @ x / (P - 1))
-        else:
-            eig = np.concatenate([np.linalg.eigvalsh(x @ x.T / (P - 1)), np.zeros(N - P)])
-        eig = np.sort(np.clip(eig, 0.0, None))[::-1]
+        eig = covariance_spectrum(x)
         return (eig if top is None else eig[:top]), "exact"
+    x = x - x.mean(axis=0)
     if method == "lanczos":
         k = int(top or 32)
         if not 1 <= k < min(P, N):

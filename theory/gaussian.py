@@ -20,7 +20,7 @@ import numpy as np
 
 from .result import SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import require_finite, require_nonnegative, require_positive
+from .validation import require_finite, require_nonnegative, require_positive, validate_data
 
 __all__ = [
     "covariance_spectrum",
@@ -39,31 +39,13 @@ def _out(x):
     return float(x) if x.ndim == 0 else x
 
 
-def _validate_data(data) -> np.ndarray:
-    if isinstance(data, (str, bytes)):
-        raise ValueError("data must be a numeric array of shape (P, N)")
-    try:
-        arr = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("data must be a numeric array of shape (P, N)") from None
-    if arr.ndim != 2:
-        raise ValueError(f"data must be 2-D with shape (P, N), got shape {arr.shape}")
-    if arr.shape[0] < 2:
-        raise ValueError(f"data must have P >= 2 rows (samples), got P = {arr.shape[0]}")
-    if arr.shape[1] < 1:
-        raise ValueError("data must have N >= 1 columns")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("data must be finite (no NaN or inf)")
-    return arr
-
-
 def covariance_spectrum(data) -> np.ndarray:
     """Eigenvalues (descending) of the sample covariance of ``data`` (rows are samples).
 
     The data are centred by their mean and normalised by ``P - 1``. Uses the smaller of the
     ``N x N`` covariance and the ``P x P`` Gram matrix, and pads with zeros to length ``N``.
     """
-    x = _validate_data(data)
+    x = validate_data(data)
     P, N = x.shape
     x = x - x.mean(axis=0)
     if N <= P:

@@ -17,6 +17,7 @@ __all__ = [
     "require_nonnegative",
     "require_finite",
     "require_in_open_interval",
+    "validate_data",
 ]
 
 
@@ -83,3 +84,27 @@ def require_int(name: str, value, minimum: int) -> int:
     if out < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {out}")
     return out
+
+
+def validate_data(data, name: str = "data") -> np.ndarray:
+    """Return ``data`` as a float64 ``(P, N)`` array.
+
+    Accepts 2-D arrays (rows are samples) and image-shaped arrays ``(P, H, W)`` or
+    ``(P, H, W, C)``, which are flattened. Raises ``ValueError`` (one line) for non-numeric input,
+    1-D input, fewer than 2 samples, or non-finite values.
+    """
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (P, N) or image-shaped (P, H, W[, C]), got shape {arr.shape}")
+    if arr.ndim > 4:
+        raise ValueError(f"{name} must have at most 4 dimensions (P, H, W, C), got shape {arr.shape}")
+    arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name} must have P >= 2 samples (rows), got P = {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have N >= 1 features")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite: found {int(np.sum(~np.isfinite(arr)))} NaN or inf values")
+    return arr

@@ -137,7 +137,7 @@ def summary_line(table: pd.DataFrame) -> str:
 
 def _figures(preset, table):
     fig, ax = new_figure()
-    colors = [MEASURED_COLOR, ALT_COLOR, "#2ca02c", "#9467bd"]
+    colors = ["k", MEASURED_COLOR, ALT_COLOR, "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
     for k, (who, sub) in enumerate(table.groupby("score", sort=False)):
         ax.errorbar(sub["P"] * (1 + 0.04 * k), sub["memorized"],
                     yerr=error_bars(sub["memorized"], sub["memorized_low"], sub["memorized_high"]),

@@ -27,12 +27,6 @@ from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
 __all__ = ["cli", "main"]
 
 
-def _json_default(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return str(obj)
-
-
 def _clean(obj):
     """NaN -> None so that the JSON is standard."""
     if isinstance(obj, dict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from theory.validation import require_in_open_interval, require_int, require_positive
 
@@ -51,10 +51,6 @@ class GaussianMixturePreset:
         if self.mu**2 * self.N <= self.sigma**2:
             raise ValueError("mu^2 N must exceed sigma^2: the mixture never speciates otherwise")
         return self
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 def parse_int_list(name: str, text: str) -> list[int]:

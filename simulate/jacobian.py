@@ -50,27 +50,18 @@ def posterior_covariance(empirical: EmpiricalScore, x: torch.Tensor, t: float) -
     ``x``. The per-chunk buffer ``(B, chunk, N)`` respects the score's memory budget.
     """
     x = empirical._check_query(x)
-    c, var = ou_coefficients(t)
+    c, _ = ou_coefficients(t)
     B, N = x.shape
-    chunk = max(1, empirical.chunk_size(B) // max(N, 1))
     centre = x / c
-    run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
     run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
     m1 = torch.zeros(B, N, dtype=x.dtype, device=x.device)
     m2 = torch.zeros(B, N, N, dtype=x.dtype, device=x.device)
-    scale_xa, scale_aa = c / var, 0.5 * c * c / var
-    for start in range(0, empirical.P, chunk):
-        a = empirical.data[start:start + chunk]
-        logits = torch.addmm(empirical.norms2[start:start + chunk].mul(-scale_aa).expand(B, -1), x, a.T, alpha=scale_xa)
-        new_max = torch.maximum(run_max, logits.max(dim=1).values)
-        rescale = torch.exp(run_max - new_max)
-        w = torch.exp(logits.sub_(new_max[:, None]).clamp_(min=empirical._min_exponent))
-        d = a[None, :, :] - centre[:, None, :]  # (B, chunk, N)
-        run_sum = run_sum * rescale + w.sum(dim=1)
-        wd = w[:, :, None] * d
-        m1 = m1 * rescale[:, None] + wd.sum(dim=1)
-        m2 = m2 * rescale[:, None, None] + torch.bmm(wd.transpose(1, 2), d)
-        run_max = new_max
+    for chunk in empirical.stream(x, t, max(1, empirical.chunk_size(B) // max(N, 1))):
+        d = chunk.points[None, :, :] - centre[:, None, :]  # (B, chunk, N)
+        wd = chunk.weights[:, :, None] * d
+        run_sum = run_sum * chunk.rescale + chunk.weights.sum(dim=1)
+        m1 = m1 * chunk.rescale[:, None] + wd.sum(dim=1)
+        m2 = m2 * chunk.rescale[:, None, None] + torch.bmm(wd.transpose(1, 2), d)
     mean = m1 / run_sum[:, None]
     cov = m2 / run_sum[:, None, None] - mean[:, :, None] * mean[:, None, :]
     return 0.5 * (cov + cov.transpose(1, 2))

@@ -33,6 +33,21 @@ def ou_coefficients(t: float) -> tuple[float, float]:
 
 
 @dataclass
+class StreamChunk:
+    """One chunk of :meth:`EmpiricalScore.stream`: training ``points`` from index ``start``,
+    their ``weights`` relative to the running maximum ``new_max``, the factor ``rescale`` for
+    previously accumulated sums, and the chunk's own maximum logit and its index."""
+
+    start: int
+    points: torch.Tensor
+    weights: torch.Tensor
+    rescale: torch.Tensor
+    chunk_max: torch.Tensor
+    chunk_arg: torch.Tensor
+    new_max: torch.Tensor
+
+
+@dataclass
 class EmpiricalEvaluation:
     """Everything one streamed pass over the training set yields at ``(x, t)``.
 
@@ -118,14 +133,37 @@ class EmpiricalScore:
         x = self._check_query(x)
         c, var = ou_coefficients(t)
         B = x.shape[0]
-        chunk = self.chunk_size(B)
-        rows = torch.arange(B, device=x.device)
-        if exclude is not None and (exclude.shape != (B,) or exclude.dtype != torch.long):
-            raise ValueError("exclude must be a LongTensor of shape (B,)")
         run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
         run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
         run_arg = torch.zeros(B, dtype=torch.long, device=x.device)
         acc = torch.zeros_like(x) if need_score else None
+        for chunk in self.stream(x, t, self.chunk_size(B), exclude=exclude):
+            run_sum = run_sum * chunk.rescale + chunk.weights.sum(dim=1)
+            if need_score:
+                acc = acc * chunk.rescale[:, None] + chunk.weights @ chunk.points
+            run_arg = torch.where(chunk.chunk_max > run_max, chunk.chunk_arg + chunk.start, run_arg)
+            run_max = chunk.new_max
+        lse = run_max + torch.log(run_sum)  # finite: at most one point per row is excluded, P >= 2
+        row_const = -(x * x).sum(dim=1) / (2.0 * var)
+        log_density = lse + row_const - math.log(self.P) - 0.5 * self.N * math.log(2.0 * math.pi * var)
+        score = (c * acc / run_sum[:, None] - x) / var if need_score else None
+        return EmpiricalEvaluation(score, log_density, run_arg, 1.0 / run_sum)
+
+    def stream(self, x: torch.Tensor, t: float, chunk: int, *, exclude: torch.Tensor | None = None):
+        """The running log-sum-exp shared by every streamed quantity: yields one :class:`StreamChunk`
+        per ``chunk`` training points. A consumer multiplies what it has accumulated by
+        ``rescale`` and adds its sums over ``weights`` (``exp(logits - new_max)``).
+
+        Logits ``l_mu = -|x - c a^mu|^2 / (2 Delta)`` are formed as
+        ``(2 c x.a^mu - c^2 |a^mu|^2) / (2 Delta)`` (the row constant ``-|x|^2/(2 Delta)`` is left out).
+        ``exclude`` (B,), optional: one training index per row to leave out.
+        """
+        c, var = ou_coefficients(t)
+        B = x.shape[0]
+        rows = torch.arange(B, device=x.device)
+        if exclude is not None and (exclude.shape != (B,) or exclude.dtype != torch.long):
+            raise ValueError("exclude must be a LongTensor of shape (B,)")
+        run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
         scale_xa, scale_aa = c / var, 0.5 * c * c / var
         for start in range(0, self.P, chunk):
             a = self.data[start:start + chunk]
@@ -143,16 +181,8 @@ class EmpiricalScore:
             weights = torch.exp(logits.sub_(finite_max[:, None]).clamp_(min=self._min_exponent))
             if hit is not None:
                 weights[rows[hit], exclude[hit] - start] = 0.0
-            run_sum = run_sum * rescale + weights.sum(dim=1)
-            if need_score:
-                acc = acc * rescale[:, None] + weights @ a
-            run_arg = torch.where(chunk_max > run_max, chunk_arg + start, run_arg)
+            yield StreamChunk(start, a, weights, rescale, chunk_max, chunk_arg, new_max)
             run_max = new_max
-        lse = run_max + torch.log(run_sum)  # finite: at most one point per row is excluded, P >= 2
-        row_const = -(x * x).sum(dim=1) / (2.0 * var)
-        log_density = lse + row_const - math.log(self.P) - 0.5 * self.N * math.log(2.0 * math.pi * var)
-        score = (c * acc / run_sum[:, None] - x) / var if need_score else None
-        return EmpiricalEvaluation(score, log_density, run_arg, 1.0 / run_sum)
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         return self.evaluate(x, t).score

@@ -40,7 +40,8 @@ def _theory(ds) -> dict:
     alpha = np.log(ds.P) / ds.N
     return {"N": ds.N, "P": ds.P, "alpha": float(alpha), "Lambda": float(lam[0]), "t_S": float(0.5 * np.log(lam[0])),
             "speciation_hierarchy": speciation_hierarchy(lam).tolist(),
-            "t_C_gaussian": float(collapse_time(lam, alpha).value), "preprocessing": ds.preprocessing}
+            "t_C_gaussian": float(collapse_time(lam, alpha).value), "preprocessing": ds.preprocessing,
+            "spectrum": lam.tolist()}
 
 
 def simulate(preset: DigitsPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
@@ -139,7 +140,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
                 label="$f^e$ (all points)")
     ax.errorbar(ent["t"], ent["f_rest"] / a, yerr=2 * ent["stderr_rest"] / a, fmt="s", ms=3, color=ALT_COLOR,
                 label="$f^e$ leave-one-out")
-    lam, _ = data_spectrum(load_digits(classes=preset.class_list(), scale=preset.scale).data)
+    lam = np.asarray(th["spectrum"])
     from theory.gaussian import excess_entropy
 
     tt = np.linspace(ent["t"].min(), ent["t"].max(), 200)

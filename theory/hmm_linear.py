@@ -9,13 +9,21 @@ Data ``xi = F z / sqrt(D)``, ``F`` an ``N x D`` matrix, ``D = alpha_D N``. Every
     onset      alpha = i(g_o) + B(g_o)/2,
     basin      r*(t) = 1 + 2 (i(g) - alpha) / B(g)    (r*(t_o) = 0, r*(t_c) = 1).
 
-Spectra: ``"mp"`` (large-N Marchenko–Pastur: for alpha_D <= 1, D eigenvalues lambda/alpha_D with
+Spectra: an array of the ``N`` eigenvalues of a given ``C`` (the finite-``F`` path, see
+:meth:`LinearHMM.from_features`), ``"mp"`` (large-N Marchenko–Pastur: for alpha_D <= 1, D eigenvalues lambda/alpha_D with
 lambda ~ MP(alpha_D) and N - D zeros; for alpha_D > 1, lambda ~ MP(1/alpha_D)), ``"orthogonal"``
 (all D nonzero eigenvalues equal to 1/alpha_D), ``"isotropic"`` (alpha_D -> infinity, ``C = I``).
 MP expectations use ``l = 1 + c + 2 sqrt(c) cos(theta)``, ``rho dl = (2/pi) sin^2(theta)/l d(theta)``.
-For the orthogonal spectrum, ``u_c`` solving ``alpha/alpha_D = (1/2) ln(1 + u) - u/(2 (1 + u)^2)``
-gives the generalisation noise ``tau_g = Gamma_g = (2 + u_c)/(1 + u_c)^2`` (definition reconstructed,
-medium-low confidence, physics.md).
+The generalisation noise ``tau_g = Gamma_g`` is the typical nearest-neighbour squared distance per
+component between a fresh point and the training set (definition reconstructed, medium-low
+confidence, physics.md): with ``x_k = v c_k``,
+
+    alpha = (1/N) sum_k [ (1/2) ln(1 + x_k) - x_k / (2 (1 + x_k)^2) ],
+    Gamma_g = (1/(N v)) sum_k [ x_k/(1 + x_k) + x_k/(1 + x_k)^2 ],
+
+which for the orthogonal spectrum (``u = v/alpha_D``) is ``Gamma_g = (2 + u_c)/(1 + u_c)^2``. The
+planted free entropy is linear in the noise fraction ``r``:
+``Phi(1; g, r) = -i(g) - B(g)/2 - r (1 - B(g))/2``.
 """
 
 from __future__ import annotations
@@ -42,18 +50,39 @@ def _theta_rule(n: int = 800):
 
 
 class LinearHMM:
-    """Linear hidden-manifold model at ``alpha_D`` with spectrum ``"mp"``, ``"orthogonal"`` or
-    ``"isotropic"`` (for which ``alpha_D`` is ignored)."""
+    """Linear hidden-manifold model at ``alpha_D`` with spectrum ``"mp"``, ``"orthogonal"``,
+    ``"isotropic"`` (for which ``alpha_D`` is ignored) or an array of the eigenvalues of ``C``."""
 
-    def __init__(self, alpha_D: float = 1.0, spectrum: str = "mp"):
-        if spectrum not in SPECTRA:
-            raise ValueError(f"spectrum must be one of {SPECTRA}, got {spectrum!r}")
+    phi = "linear"
+
+    def __init__(self, alpha_D: float = 1.0, spectrum="mp"):
         self.alpha_D = float(require_positive("alpha_D", alpha_D))
+        if isinstance(spectrum, str):
+            if spectrum not in SPECTRA:
+                raise ValueError(f"spectrum must be one of {SPECTRA} or an array of eigenvalues, got {spectrum!r}")
+            self.eigenvalues = None
+        else:
+            eig = np.asarray(spectrum, dtype=float)
+            if eig.ndim != 1 or eig.size < 1 or not np.all(np.isfinite(eig)) or np.any(eig < 0):
+                raise ValueError("spectrum must be a 1-d array of finite eigenvalues >= 0 of C = F F^T / D")
+            self.eigenvalues, spectrum = eig, "empirical"
         self.spectrum = spectrum
+
+    @classmethod
+    def from_features(cls, F) -> "LinearHMM":
+        """Finite-``F`` path: the exact spectrum of ``C = F F^T / D`` for a given ``N x D`` matrix."""
+        F = np.asarray(F, dtype=float)
+        if F.ndim != 2 or not np.all(np.isfinite(F)):
+            raise ValueError(f"F must be a finite N x D matrix, got shape {F.shape}")
+        N, D = F.shape
+        eig = np.clip(np.linalg.eigvalsh(F @ F.T / D), 0.0, None)
+        return cls(D / N, eig)
 
     def _average(self, f, g):
         """``(1/N) sum_k f(g c_k)`` over the spectrum of ``C`` (``f(0) = 0`` assumed for the zeros)."""
         g = np.asarray(g, dtype=float)[..., None]
+        if self.eigenvalues is not None:
+            return np.mean(f(g * self.eigenvalues), axis=-1)
         if self.spectrum == "isotropic" or (self.spectrum == "orthogonal" and self.alpha_D > 1):
             # C = I (for D > N an orthogonal F gives N unit eigenvalues)
             return f(g)[..., 0]
@@ -101,19 +130,33 @@ class LinearHMM:
         g = 1.0 / np.expm1(2 * t)
         return 1 + 2 * (np.asarray(self.mutual_information(g)) - alpha) / np.asarray(self.B(g))
 
+    def free_entropy(self, g, r) -> float:
+        """Planted REM free entropy ``Phi(1; g, r) = -i(g) - B(g)/2 - r (1 - B(g))/2``."""
+        return -self.mutual_information(g) - 0.5 * self.B(g) - 0.5 * r * (1 - self.B(g))
+
+    def generalization(self, alpha) -> dict:
+        """Fresh-point REM: ``tau_g = Gamma_g`` (nearest-neighbour squared distance per component),
+        the condensation signal-to-noise ``g_star`` of the kernel estimate and ``t_g``."""
+        target = float(require_positive("alpha", alpha))
+        lhs = lambda v: self._average(lambda x: 0.5 * np.log1p(x) - x / (2 * (1 + x) ** 2), v)
+        res = find_root_float64(lambda u: lhs(np.exp(u)) - target, -40.0, 60.0)
+        v = float(np.exp(res.value))
+        gamma = float(self._average(lambda x: x / (1 + x) + x / (1 + x) ** 2, v)) / v
+        return {"tau_g": gamma, "t_g": 0.5 * np.log1p(gamma), "g_star": v, "converged": bool(res.converged)}
+
     def generalization_noise(self, alpha) -> float:
-        """``tau_g = (2 + u_c)/(1 + u_c)^2`` (orthogonal and isotropic spectra only)."""
-        if self.spectrum == "mp":
-            raise ValueError("tau_g is implemented for the 'orthogonal' and 'isotropic' spectra only")
-        aD = 1.0 if self.spectrum == "isotropic" else self.alpha_D
-        target = float(require_positive("alpha", alpha)) / aD
-        res = find_root_float64(lambda u: 0.5 * np.log1p(np.exp(u)) - np.exp(u) / (2 * (1 + np.exp(u)) ** 2) - target,
-                                -40.0, 40.0)
-        u = float(np.exp(res.value))
-        return (2 + u) / (1 + u) ** 2
+        """``tau_g``: see :meth:`generalization` (orthogonal: ``(2 + u_c)/(1 + u_c)^2``)."""
+        return self.generalization(alpha)["tau_g"]
+
+    def asymptotic_collapse_time(self, alpha) -> float:
+        """``alpha_D -> 0`` form ``alpha = (alpha_D/2) ln(1 + g/alpha_D)`` (kappa = 1 for linear phi)."""
+        a = require_positive("alpha", alpha)
+        return 0.5 * np.log1p(1 / (self.alpha_D * np.expm1(2 * a / self.alpha_D)))
 
     def collapse_time_mpmath(self, alpha, *, dps: int = 30) -> SolverResult:
         """mpmath path for ``t_c`` (MP spectrum by ``mp.quad`` over theta)."""
+        if self.eigenvalues is not None:
+            raise ValueError("the mpmath path takes the 'mp', 'orthogonal' or 'isotropic' spectrum")
         with mp.workdps(dps + 10):
             aD = mp.mpf(self.alpha_D)
 

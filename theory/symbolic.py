@@ -22,6 +22,8 @@ __all__ = [
     "speciation_time_curvature",
     "speciation_time_eigenvalue",
     "critical_tau_gauss_rem",
+    "hmm_collapse_orthogonal",
+    "hmm_collapse_small_alpha_D",
     "critical_tau_block",
     "all_derivations",
     "latex_report",
@@ -157,6 +159,29 @@ def critical_tau_block() -> Derivation:
     return Derivation("critical noise, exact per-block rule", equation, tau, sp.simplify(root))
 
 
+@lru_cache(maxsize=None)
+def hmm_collapse_orthogonal() -> Derivation:
+    """Orthogonal-column ``F``: ``alpha = (alpha_D/2) ln(1 + g/alpha_D)`` (``D`` eigenvalues
+    ``1/alpha_D`` of ``C``) gives ``g_c = alpha_D (e^{2 alpha/alpha_D} - 1)``."""
+    g, aD = sp.symbols("g alpha_D", positive=True)
+    # i(g) = (1/2N) sum_k ln(1 + g c_k) with D = alpha_D N eigenvalues equal to 1/alpha_D
+    i_of_g = sp.Rational(1, 2) * aD * sp.log(1 + g / aD)
+    equation = sp.Eq(alpha, i_of_g)
+    (root,) = sp.solve(equation, g)
+    return Derivation("collapse signal-to-noise, hidden manifold with orthogonal F", equation, g, sp.simplify(root))
+
+
+@lru_cache(maxsize=None)
+def hmm_collapse_small_alpha_D() -> Derivation:
+    """``alpha_D -> 0``: ``alpha = (alpha_D/2) ln(1 + kappa g/alpha_D)`` solved for ``t``."""
+    aD, kappa, g = sp.symbols("alpha_D kappa g", positive=True)
+    equation = sp.Eq(alpha, aD / 2 * sp.log(1 + kappa * g / aD))
+    (g_c,) = sp.solve(equation, g)
+    sol = sp.log(1 + 1 / g_c) / 2  # t = (1/2) ln(1 + 1/g)
+    equation = equation.subs(g, 1 / (sp.exp(2 * t) - 1))
+    return Derivation("collapse time, hidden manifold, alpha_D -> 0", equation, t, sp.simplify(sol))
+
+
 def all_derivations() -> list[Derivation]:
     return [
         excess_entropy_gaussian_direction(),
@@ -166,6 +191,8 @@ def all_derivations() -> list[Derivation]:
         speciation_time_curvature(),
         critical_tau_gauss_rem(),
         critical_tau_block(),
+        hmm_collapse_orthogonal(),
+        hmm_collapse_small_alpha_D(),
     ]
 
 

@@ -1,0 +1,108 @@
+"""Hidden-manifold model: one front door for linear and nonlinear ``phi``, the test cross-entropy
+of the kernel estimate, and the phase diagrams (physics.md section 6).
+
+``hidden_manifold(alpha_D, phi, spectrum)`` returns a :class:`~theory.hmm_linear.LinearHMM` for
+linear ``phi`` (exact spectral formulas) and a :class:`~theory.hmm.HiddenManifoldModel` otherwise;
+both answer ``collapse_time``, ``onset_time``, ``basin``, ``generalization``, ``free_entropy``,
+``mutual_information`` and ``asymptotic_collapse_time``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_bytes
+from .hmm import HiddenManifoldModel
+from .hmm_linear import LinearHMM
+from .validation import require_positive
+
+__all__ = ["hidden_manifold", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
+           "phase_boundaries_alpha_D", "default_cache_dir"]
+
+
+def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
+    """The hidden-manifold model at ``alpha_D`` (``spectrum`` applies to linear ``phi`` only)."""
+    if isinstance(phi, str) and phi == "linear":
+        return LinearHMM(alpha_D, spectrum)
+    if isinstance(spectrum, str) and spectrum != "mp":
+        raise ValueError(f"spectrum={spectrum!r} needs phi='linear' (nonlinear phi uses Gaussian F, the 'mp' case)")
+    return HiddenManifoldModel(alpha_D, phi)
+
+
+def kernel_cross_entropy(model, tau, alpha):
+    """Per-component test cross-entropy ``-(1/N) E ln Q_tau(xi)`` of the Gaussian kernel estimate
+    ``Q_tau = (1/P) sum_mu N(xi^mu, tau I)`` on fresh data (the KL up to the data entropy)::
+
+        tau >= 1/g*:  (1/2) ln(2 pi tau) - Phi_0(1/tau)                  (liquid)
+        tau <  1/g*:  (1/2) ln(2 pi tau) + alpha + tau_g/(2 tau)          (condensed)
+
+    minimal at ``tau = tau_g``. Vectorised over ``tau``."""
+    tau = np.atleast_1d(require_positive("tau", tau)).astype(float)
+    gen = model.generalization(alpha)
+    out = np.empty_like(tau)
+    for i, tv in enumerate(tau):
+        if tv * gen["g_star"] >= 1:
+            out[i] = 0.5 * np.log(2 * np.pi * tv) - model.free_entropy(1 / tv, 0.0)
+        else:
+            out[i] = 0.5 * np.log(2 * np.pi * tv) + alpha + gen["tau_g"] / (2 * tv)
+    return out
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("REGIMES_CACHE", Path.home() / ".cache" / "diffusion-regimes"))
+
+
+def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
+    """``t_c``, ``t_o``, ``t_g`` (and ``g``, ``tau`` equivalents) for named ``phi``, cached on disk
+    as JSON under ``cache_dir`` (nonlinear solves take seconds; ``cache_dir=False`` disables)."""
+    alpha = float(require_positive("alpha", alpha))
+    name = phi if isinstance(phi, str) else None
+    path = None
+    if cache_dir is not False and name is not None and isinstance(spectrum, str):
+        d = Path(cache_dir) if cache_dir else default_cache_dir()
+        path = d / "hmm" / f"{name}-{spectrum}-aD{alpha_D!r}-a{alpha!r}.json"
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is recomputed
+    model = hidden_manifold(alpha_D, phi, spectrum)
+    tc, to = model.collapse_time(alpha), model.onset_time(alpha)
+    gen = model.generalization(alpha)
+    out = {"phi": name or "custom", "alpha": alpha, "alpha_D": float(alpha_D),
+           "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen["t_g"]),
+           "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)), "tau_g": float(gen["tau_g"]),
+           "g_c": float(1 / np.expm1(2 * tc.value)), "g_o": float(1 / np.expm1(2 * to.value)),
+           "converged": bool(np.all(tc.converged) and np.all(to.converged) and gen["converged"])}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(out, indent=1).encode())
+    return out
+
+
+def phase_diagram_alpha_t(alpha_D: float, alphas, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
+    """The three curves ``t_o(alpha) > t_c(alpha) > t_g(alpha)`` at fixed ``alpha_D``."""
+    rows = [regime_times(a, alpha_D, phi, spectrum=spectrum, cache_dir=cache_dir) for a in np.atleast_1d(alphas)]
+    return {k: np.array([r[k] for r in rows]) for k in ("alpha", "t_c", "t_o", "t_g")}
+
+
+def phase_boundaries_alpha_D(t: float, alpha_Ds, phi="linear", *, spectrum="mp") -> dict:
+    """At fixed ``t``: the collapse boundary ``alpha = i(g)`` and the onset boundary
+    ``alpha = -Phi_0(g)`` (``= i + B/2`` for linear phi) as functions of ``alpha_D``, with the
+    curse-of-dimensionality limits: isotropic ``(1/2) ln(1 + g)`` and
+    ``alpha_D -> 0``: ``(alpha_D/2) ln(1 + kappa g/alpha_D)``."""
+    g = 1 / np.expm1(2 * float(require_positive("t", t)))
+    aDs = np.atleast_1d(np.asarray(alpha_Ds, dtype=float))
+    collapse, onset, small = [], [], []
+    for aD in aDs:
+        model = hidden_manifold(aD, phi, spectrum)
+        collapse.append(model.mutual_information(g))
+        onset.append(-model.free_entropy(g, 0.0))
+        kappa = 1.0 if isinstance(model, LinearHMM) else model.activation.kappa
+        small.append(0.5 * aD * np.log1p(kappa * g / aD))
+    return {"alpha_D": aDs, "collapse": np.array(collapse), "onset": np.array(onset),
+            "small_alpha_D": np.array(small), "isotropic": 0.5 * np.log1p(g)}

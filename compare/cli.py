@@ -279,6 +279,38 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
         click.echo(f"expected generated variance at n = {n}: {summary['variance_n']:.10g}")
 
 
+@theory_group.command("hmm")
+@click.option("--alpha", type=float, required=True, help="alpha = ln P / N.")
+@click.option("--alpha-D", "alpha_D", type=float, required=True, help="Latent dimension ratio D / N.")
+@click.option("--phi", default="linear", show_default=True,
+              type=click.Choice(["linear", "tanh", "relu", "sign"]), help="Nonlinearity (standardised).")
+@click.option("--spectrum", default="mp", show_default=True, type=click.Choice(["mp", "orthogonal", "isotropic"]),
+              help="Spectrum of F F^T / D (linear phi only; nonlinear phi uses Gaussian F).")
+@click.option("--basin-at", "basin_at", type=float, multiple=True, help="Also print r*(t) at these OU times.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk cache of nonlinear solves.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys t_c, t_o, t_g, ...).")
+def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json):
+    """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g."""
+    from theory.conventions import t_to_sigma_edm
+    from theory.hmm_phase import hidden_manifold, regime_times
+
+    out = regime_times(alpha, alpha_D, phi, spectrum=spectrum, cache_dir=False if no_cache else None)
+    for key in ("t_c", "t_o", "t_g"):
+        out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
+    if basin_at:
+        model = hidden_manifold(alpha_D, phi, spectrum)
+        out["basin"] = [{"t": t, "r_star": float(model.basin(t, alpha))} for t in basin_at]
+    if as_json:
+        click.echo(json.dumps(_clean(out), indent=2))
+        return
+    click.echo(f"hidden-manifold model: phi = {phi}, alpha = {alpha}, alpha_D = {alpha_D}"
+               + (f", spectrum = {spectrum}" if phi == "linear" else " (replica symmetric)"))
+    for key, label in (("o", "onset of traps"), ("c", "collapse"), ("g", "generalisation")):
+        click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
+    for row in out.get("basin", []):
+        click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
+
+
 @theory_group.command("latex")
 def theory_latex():
     """Print the sympy derivations of the closed forms as LaTeX."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from theory.validation import require_in_open_interval, require_int, require_positive
 
-__all__ = ["DigitsPreset", "GaussianMixturePreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
+__all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
 
 
@@ -244,6 +246,55 @@ class RegularizationPreset:
         require_positive("tau", parse_float_list("tau", self.tau))
         require_int("trajectories", self.trajectories, 10)
         require_int("steps", self.steps, 10)
+        _check_device_seed_conf(self)
+        return self
+
+
+@dataclass
+class HmmPreset:
+    """Hidden-manifold data [AALMV25] at N = 64, alpha = 0.15 (P = e^{alpha N} = 14765): collapse,
+    onset, basins, Hessian and dynamics checks, kernel test NLL, for several (phi, alpha_D), plus a
+    size scan N = 32, 48, 64 for the first configuration. A few minutes on two CPU cores."""
+
+    N: int = 64
+    alpha: float = 0.15
+    configs: str = "linear:0.25,tanh:0.25,relu:0.5"
+    samples: int = 400
+    hessian_points: int = 40
+    trajectories: int = 100
+    steps: int = 100
+    test_points: int = 400
+    scan_N: str = "32,48,64"
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    @property
+    def P(self) -> int:
+        return int(round(math.exp(self.alpha * self.N)))
+
+    def parsed_configs(self) -> list[tuple[str, float]]:
+        out = []
+        for item in self.configs.split(","):
+            phi, _, aD = item.strip().partition(":")
+            if phi not in ("linear", "tanh", "relu", "sign") or not aD:
+                raise ValueError(f"configs must be 'phi:alpha_D,...' with phi in linear/tanh/relu/sign, got {item!r}")
+            out.append((phi, float(require_positive("alpha_D", float(aD)))))
+        return out
+
+    def validate(self):
+        require_int("N", self.N, 8)
+        require_positive("alpha", self.alpha)
+        if self.P > 10 ** 7:
+            raise ValueError(f"alpha * N gives P = {self.P} > 10^7: lower alpha or N")
+        self.parsed_configs()
+        require_int("samples", self.samples, 10)
+        require_int("hessian_points", self.hessian_points, 2)
+        require_int("trajectories", self.trajectories, 10)
+        require_int("steps", self.steps, 10)
+        require_int("test_points", self.test_points, 10)
+        for n in parse_float_list("scan_N", self.scan_N):
+            require_int("scan_N", int(n), 8)
         _check_device_seed_conf(self)
         return self
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from .presets import (
     DigitsPreset,
     GaussianMixturePreset,
+    HmmPreset,
     LinearDenoiserPreset,
     NetworksPreset,
     PatchesPreset,
@@ -90,6 +91,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Tikhonov and floored empirical scores: memorised fraction and residual distance vs c and tau.",
         RegularizationPreset,
         "compare.experiments.regularization",
+    ),
+    "hmm": Experiment(
+        "hmm",
+        "Hidden-manifold data: collapse, onset, basin size and generalisation times vs the REM theory.",
+        HmmPreset,
+        "compare.experiments.hmm",
     ),
     "networks": Experiment(
         "networks",

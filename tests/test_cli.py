@@ -148,3 +148,21 @@ def test_theory_linear_denoiser_json():
     assert out["n_c"] == 102 and out["variance_n"] > out["r"]
     bad = run_cli("theory", "linear-denoiser", "--d", "100", "--T", "2", "--ell", "0.0183", "--n", "50")
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: n must be > d + 2")
+
+
+def test_theory_hmm_json_and_errors(tmp_path):
+    env_cache = str(tmp_path)
+    import os
+    proc = subprocess.run([sys.executable, "-m", "compare.cli", "theory", "hmm", "--alpha", "0.3", "--alpha-D", "0.3",
+                           "--phi", "relu", "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "REGIMES_CACHE": env_cache})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"t_c", "t_o", "t_g"} <= set(out)
+    assert out["t_c"] == pytest.approx(0.20468346, abs=1e-5) and out["t_o"] == pytest.approx(0.39942496, abs=1e-5)
+    assert out["t_g"] < out["t_c"] < out["t_o"]
+    assert list((tmp_path / "hmm").glob("relu-*.json"))  # cached for the next call
+    lin = run_cli("theory", "hmm", "--alpha", "0.2", "--alpha-D", "0.5", "--spectrum", "orthogonal", "--json")
+    assert json.loads(lin.stdout)["t_c"] == pytest.approx(0.48385917, abs=5e-9)
+    bad = run_cli("theory", "hmm", "--alpha", "0.2", "--alpha-D", "0")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: alpha_D must be > 0")

@@ -133,3 +133,20 @@ def test_small_runs_on_cuda_match_the_cpu_twin_statistically(tmp_path):
     assert list(gpu.table.columns) == list(cpu.table.columns)
     pd.testing.assert_series_equal(gpu.table["theory"], cpu.table["theory"])
     assert gpu.table["measured"].iloc[0] == pytest.approx(cpu.table["measured"].iloc[0], rel=0.1)
+
+
+def test_hmm_small_run(tmp_path):
+    from compare.presets import HmmPreset
+
+    preset = HmmPreset(N=24, alpha=0.2, configs="linear:0.5", samples=60, hessian_points=6, trajectories=12, steps=20,
+                       test_points=40, scan_N="16,24", device="cpu")
+    exp = get_experiment("hmm")
+    res = exp.run(preset, tmp_path)
+    assert {"hmm_basin", "hmm_kl", "hmm_phase"} <= set(res.figures)
+    assert (tmp_path / "hmm_phase.png").exists() and exp.summary_line(res.table)
+    syms = set(res.table["symbol"])
+    assert {"t_c", "t_o", "t_c (this F)", "r*", "tau_g", "P(capture)", "P(escape)"} <= syms
+    assert res.theory["scan"]["N"] == [16, 24]
+    assert all(exp.run(preset, tmp_path).cached.values())
+    with pytest.raises(ValueError, match="configs must be"):
+        HmmPreset(configs="cosh:0.5").validate()

@@ -1,0 +1,312 @@
+"""Hidden-manifold data [AALMV25]: collapse, onset of traps, basin size and generalisation,
+theory (REM, replica symmetric for nonlinear phi) against the exact empirical score.
+
+For each ``(phi, alpha_D)`` a seeded ``F`` and ``P = e^{alpha N}`` training points:
+
+* ``t_c``: median over (pattern, noise) samples of the time where the planted weight at
+  ``e^{-t} xi^mu + sqrt(Delta_t) eta`` drops below 1/2; ``t_o``: the same at the centre (``r = 0``);
+  order-statistic intervals;
+* ``r*(t)`` at two times between ``t_c`` and ``t_o``: median crossing in ``r``;
+* Hessian cross-check: fraction of centres where ``Hess ln P^e_t`` is negative definite, vs ``t``;
+* dynamics: reverse-SDE trajectories started at ``r*/2`` and ``2 r*`` at the mid time: fraction that
+  end on their pattern (expected: most inside, few outside);
+* ``tau_g``: argmin of the kernel estimate's test NLL over bandwidths (bootstrap over test points),
+  against theory and against the mean nearest-neighbour squared distance per component.
+
+Linear phi also gets the theory for *this* ``F`` (its exact spectrum) beside the large-N one, which
+separates the fluctuation of ``F`` from the finite-N corrections of the REM. A size scan
+(first configuration, ``N`` in ``scan_N``) shows how the finite-size gap closes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from simulate._torch import make_generator, resolve_device
+from simulate.hmm import (basin_radius, trap_at_centre, hidden_manifold_data, hidden_manifold_features,
+                          kernel_test_nll, planted_crossing_times, trajectory_capture)
+from simulate.scores import EmpiricalScore
+from simulate.stats import binomial_interval, bootstrap_interval, median_interval
+from theory.hmm_linear import LinearHMM
+from theory.hmm_phase import hidden_manifold, kernel_cross_entropy, regime_times
+
+from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
+from ..presets import HmmPreset, parse_float_list
+from ..table import ComparisonRow, make_table, to_markdown
+from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
+
+__all__ = ["HmmPreset", "run", "simulate", "summary_line", "to_markdown", "FINITE_SIZE_TOLERANCE"]
+
+NAME = "hmm"
+_VERSION = 2
+# physics.md section 6: finite-size shifts of ~10% at N = 40..60 (e.g. t_c 0.483 vs 0.440 at N = 60)
+FINITE_SIZE_TOLERANCE = 0.10
+
+
+@lru_cache(maxsize=None)
+def _model(aD, phi):
+    """One theory object per configuration, so that its cache of stationary points is shared."""
+    return hidden_manifold(aD, phi)
+
+
+def _key(phi, aD):
+    return f"{phi}-{aD:g}"
+
+
+def _inf_nan(v):
+    """Crossings beyond the scanned range count as +inf for order statistics."""
+    v = np.asarray(v, dtype=float)
+    return np.where(np.isnan(v), np.inf, v)
+
+
+def _measure(preset, phi, aD, N, device, *, full: bool) -> dict:
+    gen = make_generator(preset.seed + 7919 * N + int(1000 * aD), device)
+    P = int(round(math.exp(preset.alpha * N)))
+    F = hidden_manifold_features(N, aD, generator=gen, device=device)
+    train = hidden_manifold_data(P, F, phi, generator=gen).data
+    emp = EmpiricalScore(train)
+    th = regime_times(preset.alpha, aD, phi)
+    times = np.linspace(0.4 * th["t_c"], 1.7 * th["t_o"], 45)
+    out = {"P": np.array(P), "times": times,
+           "t_c": planted_crossing_times(emp, times, 1.0, preset.samples, generator=gen, disable=True),
+           "t_o": planted_crossing_times(emp, times, 0.0, preset.samples, generator=gen, disable=True)}
+    if phi == "linear":
+        out["eigenvalues"] = np.clip(np.linalg.eigvalsh((F @ F.T / F.shape[1]).cpu().numpy()), 0.0, None)
+    if not full:
+        return out
+    t_basin = th["t_c"] + np.array([1 / 3, 2 / 3]) * (th["t_o"] - th["t_c"])
+    out["t_basin"] = t_basin
+    out["basin"] = np.stack([basin_radius(emp, t, preset.samples, generator=gen) for t in t_basin])
+    idx = torch.randint(0, P, (preset.hessian_points,), generator=gen, device=device)
+    out["t_hessian"] = np.linspace(0.8 * th["t_o"], 1.2 * th["t_o"], 9)
+    traps = [trap_at_centre(emp, idx, t) for t in out["t_hessian"]]
+    out["trapped"] = np.stack([tr.cpu().numpy() for tr, _ in traps])
+    out["hessian_top"] = np.stack([h.cpu().numpy() for _, h in traps])
+    model = _model(aD, phi)
+    t_mid = float(np.mean(t_basin))
+    r_mid = float(model.basin(t_mid, preset.alpha))
+    idx = torch.randint(0, P, (preset.trajectories,), generator=gen, device=device)
+    out["capture_r"] = np.array([0.5 * r_mid, 2.0 * r_mid])
+    out["capture"] = np.stack([trajectory_capture(emp, idx, t_mid, r, generator=gen, steps=preset.steps,
+                                                  disable=True).cpu().numpy() for r in out["capture_r"]])
+    out["t_capture"] = np.array(t_mid)
+    test = hidden_manifold_data(preset.test_points, F, phi, generator=gen).data
+    out["taus"] = th["tau_g"] * np.exp(np.linspace(-1.5, 2.0, 29))
+    out["nll"], out["nn_d2"] = kernel_test_nll(train, test, out["taus"])
+    return out
+
+
+def simulate(preset: HmmPreset | None = None, out=None, *, stages=None, resume: bool = True, progress: bool = False,
+             log=None):
+    preset = (preset or HmmPreset()).validate()
+    configs = preset.parsed_configs()
+    allowed = [_key(p, a) for p, a in configs] + ["scan"]
+    stages = allowed if stages is None else list(stages)
+    check_stages(stages, allowed)
+    device = resolve_device(preset.device)
+    base = {**asdict(preset), "version": _VERSION, "device": device.type}
+    jobs = {}
+    for phi, aD in configs:
+        if _key(phi, aD) in stages:
+            jobs[_key(phi, aD)] = ({**base, "stage": _key(phi, aD)},
+                                   lambda phi=phi, aD=aD: _measure(preset, phi, aD, preset.N, device, full=True))
+    if "scan" in stages:
+        phi, aD = configs[0]
+
+        def scan():
+            res = {}
+            for n in parse_float_list("scan_N", preset.scan_N):
+                m = _measure(preset, phi, aD, int(n), device, full=False)
+                res.update({f"N{int(n)}_{k}": v for k, v in m.items() if k in ("t_c", "t_o", "P")})
+            return res
+        jobs["scan"] = ({**base, "stage": "scan"}, scan)
+    return run_stages(out, jobs, resume=resume, log=log)
+
+
+def _argmin_tau(taus, nll_rows):
+    """Bandwidth minimising the mean test NLL (parabola in ln tau through the three lowest points)."""
+    mean = nll_rows.mean(axis=1)
+    k = int(np.clip(np.argmin(mean), 1, len(taus) - 2))
+    x, y = np.log(taus[k - 1:k + 2]), mean[k - 1:k + 2]
+    a, b, _ = np.polyfit(x, y, 2)
+    return float(np.exp(-b / (2 * a))) if a > 0 else float(taus[np.argmin(mean)])
+
+
+def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
+    preset = (preset or HmmPreset()).validate()
+    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
+    conf, tol = preset.confidence, FINITE_SIZE_TOLERANCE
+    rng = np.random.default_rng(preset.seed)
+    rows, theory = [], {"P": preset.P, "finite_size_tolerance": tol}
+    fs_note = f"N = {preset.N}: {tol:.0%} finite-size tolerance (physics.md: ~10% at N = 40..60)"
+    for phi, aD in preset.parsed_configs():
+        key, m = _key(phi, aD), raw[_key(phi, aD)]
+        th = regime_times(preset.alpha, aD, phi)
+        model = _model(aD, phi)
+        entry = dict(th)
+        label = f"{phi}, alpha_D = {aD:g}"
+        finite = LinearHMM(aD, np.clip(m["eigenvalues"], 0.0, None)) if "eigenvalues" in m else None
+        for sym, what in (("t_c", "collapse (planted weight at typical noise = 1/2)"),
+                          ("t_o", "onset of traps (planted weight at the centre = 1/2)")):
+            med, lo, hi = median_interval(_inf_nan(m[sym]), conf)
+            rows.append(ComparisonRow(f"{what}, {label}", sym, th[sym], med, lo, hi, conf, tol,
+                                      f"median of {m[sym].size} samples; {fs_note}"))
+            if finite is not None:
+                tf = float((finite.collapse_time if sym == "t_c" else finite.onset_time)(preset.alpha).value)
+                entry[sym + "_this_F"] = tf
+                rows.append(ComparisonRow(f"{what}, {label}, theory for this F", sym + " (this F)", tf, med, lo, hi,
+                                          conf, tol, "exact spectrum of the sampled F; same measurement"))
+        basin = {}
+        for t, rs in zip(m["t_basin"], m["basin"]):
+            med, lo, hi = median_interval(_inf_nan(rs), conf)
+            pred = float(model.basin(float(t), preset.alpha))
+            basin[f"{t:.6g}"] = {"theory": pred, "measured": [med, lo, hi]}
+            rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}", "r*", pred, med, lo, hi, conf, 0.25,
+                                      "median crossing in r of the planted weight; 25% tolerance (r* is a "
+                                      "difference of O(1/N)-corrected free entropies)"))
+            # r* vanishes at t_o, so near t_o it inherits the finite-size shift of the onset: evaluate the
+            # theory at t moved by the measured onset gap
+            gap = th["t_o"] - median_interval(_inf_nan(m["t_o"]), conf)[0]
+            shifted = float(model.basin(float(t) + gap, preset.alpha))
+            basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
+            rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)",
+                                      "r* (shifted)", shifted, med, lo, hi, conf, 0.25,
+                                      f"onset gap {gap:+.3g} removed"))
+        entry["basin"] = basin
+        # mean-shift: fraction of patterns that keep a local maximum of P^e_t (a trap), vs t
+        frac = m["trapped"].mean(axis=1)
+        t_h = m["t_hessian"]
+        below = np.nonzero(frac < 0.5)[0]
+        if below.size and below[0] > 0:
+            k = below[0]
+            t_ms = float(t_h[k - 1] + (t_h[k] - t_h[k - 1]) * (frac[k - 1] - 0.5) / (frac[k - 1] - frac[k]))
+            n_h = m["trapped"].shape[1]
+            # interval: where the Wilson band of the fraction still contains 1/2
+            lo_b, hi_b = binomial_interval(m["trapped"].sum(axis=1), n_h, conf)
+            inside = t_h[(np.asarray(lo_b) <= 0.5) & (np.asarray(hi_b) >= 0.5)]
+            lo_t, hi_t = (float(inside.min()), float(inside.max())) if inside.size else (t_ms, t_ms)
+            rows.append(ComparisonRow(f"onset from mean-shift traps (half the patterns keep a local max), {label}",
+                                      "t_o (mean-shift)", th["t_o"], t_ms, min(lo_t, t_ms), max(hi_t, t_ms), conf, tol,
+                                      f"{n_h} patterns x {t_h.size} times; {fs_note}"))
+        entry["mean_shift"] = {"t": t_h.tolist(), "fraction_trapped": frac.tolist(),
+                               "hessian_top_max_when_trapped": float(np.max(np.where(m["trapped"], m["hessian_top"], -np.inf)))}
+        # dynamics: captured inside the basin, escaped outside
+        cap = m["capture"]
+        for r, c, inside in zip(m["capture_r"], cap, (True, False)):
+            k = int(c.sum()) if inside else int((~c.astype(bool)).sum())
+            n = c.size
+            lo, hi = binomial_interval(k, n, conf)
+            rows.append(ComparisonRow(f"trajectories from r = {r:.3g} ({'inside' if inside else 'outside'} r*) at "
+                                      f"t = {float(m['t_capture']):.3g} {'end on' if inside else 'escape'} their "
+                                      f"pattern, {label}", "P(capture)" if inside else "P(escape)", 1.0, k / n,
+                                      float(lo), float(hi), conf, 0.5,
+                                      "reverse SDE to t = 1e-3; r*/2 and 2 r*: the basin is a free-energy boundary, "
+                                      "so the check is the side of 1/2 (50% tolerance)"))
+        # generalisation: argmin of the kernel test NLL, against theory and the NN distance
+        nll = m["nll"]
+        est, lo, hi = bootstrap_interval(lambda rows_: _argmin_tau(m["taus"], rows_.T), nll.T, confidence=conf,
+                                         n_resamples=300, rng=rng)
+        nn_mean = float(np.mean(m["nn_d2"]))
+        rows.append(ComparisonRow(f"tau_g = argmin of the kernel test NLL, {label}", "tau_g", th["tau_g"], est, lo, hi,
+                                  conf, 0.25, f"bootstrap over {nll.shape[1]} test points; 25% tolerance "
+                                  "(d_min has O(ln N / N) corrections)"))
+        rows.append(ComparisonRow(f"tau_g vs nearest-neighbour distance per component, {label}", "tau_g ~ d_min",
+                                  nn_mean, est, lo, hi, conf, 0.1, "physics.md: Gamma_g = d_min"))
+        entry["tau_g_measured"] = [est, lo, hi]
+        entry["nn_d2_mean"] = nn_mean
+        entry["capture"] = {"r": m["capture_r"].tolist(), "fraction": cap.mean(axis=1).tolist()}
+        theory[key] = entry
+    if "scan" in raw:
+        phi, aD = preset.parsed_configs()[0]
+        th = regime_times(preset.alpha, aD, phi)
+        scan = {}
+        for n in parse_float_list("scan_N", preset.scan_N):
+            n = int(n)
+            scan[n] = {s: median_interval(_inf_nan(raw["scan"][f"N{n}_{s}"]), conf) for s in ("t_c", "t_o")}
+        theory["scan"] = {"phi": phi, "alpha_D": aD, "N": list(scan), **{
+            s: [[*scan[n][s]] for n in scan] for s in ("t_c", "t_o")}, "t_c_theory": th["t_c"], "t_o_theory": th["t_o"]}
+    table = make_table(rows)
+    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
+    result.figures = _figures(preset, raw, theory)
+    if out is not None:
+        write_outputs(out, result)
+    return result
+
+
+def _figures(preset, raw, theory):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from theory.hmm_phase import phase_diagram_alpha_t
+
+    configs = preset.parsed_configs()
+    figs = {}
+    # basin size vs t
+    fig = Figure(figsize=(4.2 * len(configs), 3.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
+        m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
+        model = _model(aD, phi)
+        ts = np.linspace(th["t_c"], th["t_o"], 5)  # nonlinear r*(t) costs ~10 s per point
+        ax.plot(ts, [model.basin(t, preset.alpha) for t in ts], "-", color=THEORY_COLOR, label="theory r*(t)")
+        meas = np.array([median_interval(_inf_nan(r), preset.confidence) for r in m["basin"]])
+        ax.errorbar(m["t_basin"], meas[:, 0], yerr=error_bars(meas[:, 0], meas[:, 1], meas[:, 2]), fmt="o",
+                    color=MEASURED_COLOR, capsize=3, label="measured (median)")
+        for t, lab in ((th["t_c"], "$t_c$"), (th["t_o"], "$t_o$")):
+            ax.axvline(t, color="gray", ls=":", lw=1)
+            ax.text(t, 1.02, lab, fontsize=8, ha="center")
+        ax.set_xlabel("OU time t")
+        ax.set_ylabel("basin size r* (radius$^2$ / N$\\Delta_t$)")
+        ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Basin of the planted pattern, N = {preset.N}, P = {preset.P}")
+    figs["hmm_basin"] = fig
+    # kernel cross-entropy vs bandwidth
+    fig = Figure(figsize=(4.2 * len(configs), 3.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
+        m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
+        model = _model(aD, phi)
+        ax.plot(m["taus"], m["nll"].mean(axis=1), "o", ms=3, color=MEASURED_COLOR, label="test NLL (measured)")
+        ax.plot(m["taus"], kernel_cross_entropy(model, m["taus"], preset.alpha), "-", color=THEORY_COLOR,
+                label="theory (N = inf)")
+        ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
+        ax.axvline(th["tau_g_measured"][0], color=MEASURED_COLOR, ls="--", lw=1, label="argmin measured")
+        ax.set_xscale("log")
+        ax.set_xlabel("bandwidth $\\tau = e^{2t} - 1$")
+        ax.set_ylabel("$-(1/N)\\,E \\ln Q_\\tau$")
+        ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Generalisation: kernel estimate of the stopped reverse process")
+    figs["hmm_kl"] = fig
+    # phase diagram in (alpha, t) for the first configuration, with the measured points
+    phi, aD = configs[0]
+    fig = Figure(figsize=(5.2, 4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    alphas = np.linspace(0.03, 0.6, 16)
+    d = phase_diagram_alpha_t(aD, alphas, phi)
+    ax.fill_between(alphas, d["t_o"], d["t_o"].max() * 1.3, color="#dde8f5", label="no traps")
+    ax.fill_between(alphas, d["t_c"], d["t_o"], color="#fbe3c8", label="traps, avoided")
+    ax.fill_between(alphas, 0, d["t_c"], color="#f4c7c3", label="collapse")
+    ax.plot(alphas, d["t_g"], "--", color="k", lw=1, label="$t_g$")
+    th = theory[_key(phi, aD)]
+    for sym, mk in (("t_c", "o"), ("t_o", "s")):
+        med, lo, hi = median_interval(_inf_nan(raw[_key(phi, aD)][sym]), preset.confidence)
+        ax.errorbar([preset.alpha], [med], yerr=[[med - lo], [hi - med]], fmt=mk, color=MEASURED_COLOR, capsize=3,
+                    label=f"measured {sym}")
+    ax.plot([preset.alpha], [0.5 * np.log1p(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR, label="measured $t_g$")
+    ax.set_xlabel("$\\alpha = \\ln P / N$")
+    ax.set_ylabel("OU time t")
+    ax.set_ylim(0, d["t_o"].max() * 1.3)
+    ax.set_title(f"Phase diagram, {phi}, $\\alpha_D$ = {aD:g} (N = {preset.N})", fontsize=9)
+    ax.legend(fontsize=7)
+    figs["hmm_phase"] = fig
+    return figs

@@ -62,5 +62,5 @@ def test_bad_input():
         LinearHMM(0.5, "gaussian")
     with pytest.raises(ValueError, match="alpha_D must be > 0"):
         LinearHMM(0.0)
-    with pytest.raises(ValueError, match="only"):
-        LinearHMM(0.5, "mp").generalization_noise(0.1)
+    with pytest.raises(ValueError, match="eigenvalues"):
+        LinearHMM(0.5, [1.0, -2.0])

@@ -157,6 +157,37 @@ for _name in EXPERIMENTS:
     _register_simulate(_name)
 
 
+# -- sweep -----------------------------------------------------------------------------------
+@cli.command("sweep")
+@click.argument("experiment", type=click.Choice(list(EXPERIMENTS)))
+@click.option("--grid", "grid", multiple=True, required=True,
+              help="NAME=V1,V2,... over a preset field, repeatable (Cartesian product).")
+@click.option("--set", "fixed", multiple=True, help="NAME=VALUE fixed for every task, repeatable.")
+@click.option("--ray", "ray_address", default=None,
+              help="Run on Ray: 'local' starts a local cluster, otherwise a cluster address.")
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads (and Ray CPUs) per task.")
+@_common_run_options
+def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
+    """Run a grid of EXPERIMENT presets as independent tasks; resumable, same table on every backend."""
+    from .sweep import parse_fixed, parse_grid, run_sweep
+
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    grid_values = parse_grid(experiment, grid)
+    base = parse_fixed(experiment, fixed)
+    overlap = set(base) & set(grid_values)
+    if overlap:
+        raise ValueError(f"--set and --grid both name {sorted(overlap)}")
+    out = Path(out) if out else Path("regimes-out") / f"sweep-{experiment}"
+    t0 = time.perf_counter()
+    res = run_sweep(experiment, grid_values, out, base=base, ray_address=ray_address, threads=threads,
+                    resume=not no_resume, progress=not quiet, log=_log(quiet))
+    agree = (res.table["agrees"] == "yes").sum() if "agrees" in res.table else 0
+    click.echo(res.table.to_markdown(index=False))
+    click.echo(f"\n{len(res.paths)} tasks ({res.computed} run, {res.reused} reused); {agree}/{len(res.table)} rows "
+               f"agree; {time.perf_counter() - t0:.1f} s; results in {out}/ (sweep.csv, sweep.md, tasks/)")
+
+
 # -- theory ----------------------------------------------------------------------------------
 @cli.group("theory")
 def theory_group():

@@ -258,7 +258,7 @@ class HmmPreset:
 
     N: int = 64
     alpha: float = 0.15
-    configs: str = "linear:0.25,tanh:0.25,relu:0.5"
+    configs: str = "linear:0.25,tanh:0.25,relu:0.5,relu:0.1"
     samples: int = 400
     hessian_points: int = 40
     trajectories: int = 100

@@ -20,7 +20,7 @@ from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
 from .validation import require_positive
 
-__all__ = ["hidden_manifold", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
+__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
            "phase_boundaries_alpha_D", "default_cache_dir"]
 
 
@@ -31,6 +31,21 @@ def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
     if isinstance(spectrum, str) and spectrum != "mp":
         raise ValueError(f"spectrum={spectrum!r} needs phi='linear' (nonlinear phi uses Gaussian F, the 'mp' case)")
     return HiddenManifoldModel(alpha_D, phi)
+
+
+def gaussian_equivalent(phi, eigenvalues) -> LinearHMM:
+    """The Gaussian-equivalence model ``phi~(h) -> mu_1 h + mu_* noise`` for the spectrum
+    ``eigenvalues`` of ``F F^T / D``: covariance ``mu_1^2 C + (1 - mu_1^2) I``,
+    ``mu_1 = E[h phi~(h)]``. physics.md warns that it is wrong for this large-deviation question
+    (it makes the data full rank); it is here so that simulations can show it."""
+    from .activations import activation, gaussian_rule
+
+    act = activation(phi)
+    h, w = gaussian_rule(200, act.kinks)
+    mu1 = float(w @ (h * act(h)))
+    eig = np.asarray(eigenvalues, dtype=float)
+    # alpha_D is irrelevant for an explicit spectrum
+    return LinearHMM(1.0, np.clip(mu1 ** 2 * eig + (1 - mu1 ** 2), 0.0, None))
 
 
 def kernel_cross_entropy(model, tau, alpha):

@@ -33,7 +33,7 @@ from simulate.hmm import (basin_radius, trap_at_centre, hidden_manifold_data, hi
 from simulate.scores import EmpiricalScore
 from simulate.stats import binomial_interval, bootstrap_interval, median_interval
 from theory.hmm_linear import LinearHMM
-from theory.hmm_phase import hidden_manifold, kernel_cross_entropy, regime_times
+from theory.hmm_phase import gaussian_equivalent, hidden_manifold, kernel_cross_entropy, regime_times
 
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
 from ..presets import HmmPreset, parse_float_list
@@ -43,7 +43,7 @@ from .common import ExperimentResult, check_stages, run_stages, summary_line, wr
 __all__ = ["HmmPreset", "run", "simulate", "summary_line", "to_markdown", "FINITE_SIZE_TOLERANCE"]
 
 NAME = "hmm"
-_VERSION = 2
+_VERSION = 3
 # physics.md section 6: finite-size shifts of ~10% at N = 40..60 (e.g. t_c 0.483 vs 0.440 at N = 60)
 FINITE_SIZE_TOLERANCE = 0.10
 
@@ -75,8 +75,7 @@ def _measure(preset, phi, aD, N, device, *, full: bool) -> dict:
     out = {"P": np.array(P), "times": times,
            "t_c": planted_crossing_times(emp, times, 1.0, preset.samples, generator=gen, disable=True),
            "t_o": planted_crossing_times(emp, times, 0.0, preset.samples, generator=gen, disable=True)}
-    if phi == "linear":
-        out["eigenvalues"] = np.clip(np.linalg.eigvalsh((F @ F.T / F.shape[1]).cpu().numpy()), 0.0, None)
+    out["eigenvalues"] = np.clip(np.linalg.eigvalsh((F @ F.T / F.shape[1]).cpu().numpy()), 0.0, None)
     if not full:
         return out
     t_basin = th["t_c"] + np.array([1 / 3, 2 / 3]) * (th["t_o"] - th["t_c"])
@@ -150,7 +149,8 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
         model = _model(aD, phi)
         entry = dict(th)
         label = f"{phi}, alpha_D = {aD:g}"
-        finite = LinearHMM(aD, np.clip(m["eigenvalues"], 0.0, None)) if "eigenvalues" in m else None
+        finite = LinearHMM(aD, np.clip(m["eigenvalues"], 0.0, None)) if phi == "linear" else None
+        equivalent = gaussian_equivalent(phi, m["eigenvalues"]) if phi != "linear" else None
         for sym, what in (("t_c", "collapse (planted weight at typical noise = 1/2)"),
                           ("t_o", "onset of traps (planted weight at the centre = 1/2)")):
             med, lo, hi = median_interval(_inf_nan(m[sym]), conf)
@@ -161,6 +161,12 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
                 entry[sym + "_this_F"] = tf
                 rows.append(ComparisonRow(f"{what}, {label}, theory for this F", sym + " (this F)", tf, med, lo, hi,
                                           conf, tol, "exact spectrum of the sampled F; same measurement"))
+            if equivalent is not None:
+                te = float((equivalent.collapse_time if sym == "t_c" else equivalent.onset_time)(preset.alpha).value)
+                entry[sym + "_gaussian_equivalence"] = te
+                rows.append(ComparisonRow(f"{what}, {label}, Gaussian-equivalence prediction (this F)",
+                                          sym + " (GE)", te, med, lo, hi, conf, tol,
+                                          "phi -> mu_1 h + mu_* noise: physics.md calls it wrong here; shown as a foil"))
         basin = {}
         for t, rs in zip(m["t_basin"], m["basin"]):
             med, lo, hi = median_interval(_inf_nan(rs), conf)

@@ -21,7 +21,7 @@ import torch
 
 from ._torch import check_points
 
-__all__ = ["EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
+__all__ = ["Partials", "combine_partials", "EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
 
 
 def ou_coefficients(t: float) -> tuple[float, float]:
@@ -59,6 +59,42 @@ class EmpiricalEvaluation:
     log_density: torch.Tensor
     nearest_index: torch.Tensor
     max_weight: torch.Tensor
+
+
+@dataclass
+class Partials:
+    """Streamed partial sums over (part of) a training set, per query row: ``max`` logit (without
+    the row constant), ``sum`` of ``exp(logit - max)``, ``weighted`` sum of points with those
+    weights (or None), and the global ``argmax`` index. Partials of disjoint shards combine
+    exactly (:func:`combine_partials`)."""
+
+    max: torch.Tensor
+    sum: torch.Tensor
+    weighted: torch.Tensor | None
+    argmax: torch.Tensor
+
+    def finish(self, x: torch.Tensor, t: float, P: int) -> EmpiricalEvaluation:
+        """Score, log-density, nearest index and largest weight of the full set of ``P`` points."""
+        c, var = ou_coefficients(t)
+        lse = self.max + torch.log(self.sum)
+        row_const = -(x * x).sum(dim=1) / (2.0 * var)
+        log_density = lse + row_const - math.log(P) - 0.5 * x.shape[1] * math.log(2.0 * math.pi * var)
+        score = (c * self.weighted / self.sum[:, None] - x) / var if self.weighted is not None else None
+        return EmpiricalEvaluation(score, log_density, self.argmax, 1.0 / self.sum)
+
+
+def combine_partials(parts: list[Partials]) -> Partials:
+    """Exact combination of the partials of disjoint shards: rescale each to the common maximum."""
+    maxes = torch.stack([p.max for p in parts])
+    new_max = maxes.max(dim=0).values
+    finite = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+    scales = torch.exp(maxes - finite)
+    total = sum(s * p.sum for s, p in zip(scales, parts))
+    weighted = None
+    if all(p.weighted is not None for p in parts):
+        weighted = sum(s[:, None] * p.weighted for s, p in zip(scales, parts))
+    argmax = torch.stack([p.argmax for p in parts]).gather(0, maxes.argmax(dim=0, keepdim=True))[0]
+    return Partials(new_max, total, weighted, argmax)
 
 
 class EmpiricalScore:
@@ -131,7 +167,14 @@ class EmpiricalScore:
         ``1/P``).
         """
         x = self._check_query(x)
-        c, var = ou_coefficients(t)
+        return self.partials(x, t, need_score=need_score, exclude=exclude).finish(x, t, self.P)
+
+    @torch.no_grad()
+    def partials(self, x: torch.Tensor, t: float, *, need_score: bool = True,
+                 exclude: torch.Tensor | None = None, index_offset: int = 0) -> "Partials":
+        """Per-row running maximum, sum of ``exp(logit - max)``, weighted sum of training points
+        and best logit over this training set: what a shard contributes (see :func:`combine_partials`)."""
+        x = self._check_query(x)
         B = x.shape[0]
         run_max = torch.full((B,), -math.inf, dtype=x.dtype, device=x.device)
         run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
@@ -143,11 +186,7 @@ class EmpiricalScore:
                 acc = acc * chunk.rescale[:, None] + chunk.weights @ chunk.points
             run_arg = torch.where(chunk.chunk_max > run_max, chunk.chunk_arg + chunk.start, run_arg)
             run_max = chunk.new_max
-        lse = run_max + torch.log(run_sum)  # finite: at most one point per row is excluded, P >= 2
-        row_const = -(x * x).sum(dim=1) / (2.0 * var)
-        log_density = lse + row_const - math.log(self.P) - 0.5 * self.N * math.log(2.0 * math.pi * var)
-        score = (c * acc / run_sum[:, None] - x) / var if need_score else None
-        return EmpiricalEvaluation(score, log_density, run_arg, 1.0 / run_sum)
+        return Partials(run_max, run_sum, acc, run_arg + index_offset)
 
     def stream(self, x: torch.Tensor, t: float, chunk: int, *, exclude: torch.Tensor | None = None):
         """The running log-sum-exp shared by every streamed quantity: yields one :class:`StreamChunk`

@@ -120,6 +120,8 @@ def simulate(preset: HmmPreset | None = None, out=None, *, stages=None, resume: 
         def scan():
             res = {}
             for n in parse_float_list("scan_N", preset.scan_N):
+                if int(n) == preset.N:  # the main stage measures this size with the same seed
+                    continue
                 m = _measure(preset, phi, aD, int(n), device, full=False)
                 res.update({f"N{int(n)}_{k}": v for k, v in m.items() if k in ("t_c", "t_o", "P")})
             return res
@@ -179,6 +181,7 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
             # theory at t moved by the measured onset gap
             gap = th["t_o"] - median_interval(_inf_nan(m["t_o"]), conf)[0]
             shifted = float(model.basin(float(t) + gap, preset.alpha))
+            shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
             basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
             rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)",
                                       "r* (shifted)", shifted, med, lo, hi, conf, 0.25,
@@ -233,7 +236,8 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
         scan = {}
         for n in parse_float_list("scan_N", preset.scan_N):
             n = int(n)
-            scan[n] = {s: median_interval(_inf_nan(raw["scan"][f"N{n}_{s}"]), conf) for s in ("t_c", "t_o")}
+            src = raw[_key(phi, aD)] if n == preset.N else {s: raw["scan"][f"N{n}_{s}"] for s in ("t_c", "t_o")}
+            scan[n] = {s: median_interval(_inf_nan(src[s]), conf) for s in ("t_c", "t_o")}
         theory["scan"] = {"phi": phi, "alpha_D": aD, "N": list(scan), **{
             s: [[*scan[n][s]] for n in scan] for s in ("t_c", "t_o")}, "t_c_theory": th["t_c"], "t_o_theory": th["t_o"]}
     table = make_table(rows)

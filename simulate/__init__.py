@@ -1,5 +1,6 @@
 """Samplers, scores and observables for simulating diffusion models (torch, CPU or GPU)."""
 
+from .engine import ScoreEngine
 from .data import Dataset, isotropic_gaussian, spectrum_gaussian, two_class_mixture
 from .observables import (
     CloningResult,
@@ -23,6 +24,7 @@ __all__ = [
     "EmpiricalEvaluation",
     "EmpiricalScore",
     "EntropyEstimate",
+    "ScoreEngine",
     "GaussianScore",
     "MixtureScore",
     "binomial_interval",

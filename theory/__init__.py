@@ -31,10 +31,17 @@ from .gaussian import (
     largest_eigenvalue,
     speciation_time,
 )
+from .hmm import HiddenManifoldModel
+from .hmm_linear import LinearHMM
+from .hmm_phase import hidden_manifold, regime_times
 from .mixture import PHI_AT_BIMODALITY, SPECIATION_CRITERIA, TwoClassMixture
 from .result import SolverResult
 
 __all__ = [
+    "HiddenManifoldModel",
+    "LinearHMM",
+    "hidden_manifold",
+    "regime_times",
     "DEFAULT_DDPM",
     "DDPMSchedule",
     "PHI_AT_BIMODALITY",

@@ -152,7 +152,6 @@ def run_huge(device, B, seed):
         extra = peak_extra(lambda: eng(x, 0.5), device, eng.chunk_size(B) * B * 8)
         rows.append((N, P, 0.5, f"engine {mode}", secs * 1e3, math.nan, 4.0 * B * P * N / secs / 1e12, extra / 2 ** 20,
                      math.nan))
-        del eng
     return rows
 
 

@@ -121,7 +121,8 @@ class ScoreEngine:
         self.mode, self.gemm, self.candidates = mode, gemm, min(candidates, data.shape[0])
         work = torch.float64 if gemm == "fp64" else torch.float32
         self.data = data.to(work)
-        self.norms2 = (self.data.double() ** 2).sum(dim=1).to(work)
+        # squared norms accumulated in float64, a block at a time (no float64 copy of the data)
+        self.norms2 = torch.cat([(blk.double() ** 2).sum(dim=1) for blk in self.data.split(2 ** 18)]).to(work)
         self.memory_budget_bytes = memory_budget_bytes
         self._min_exponent = math.log(torch.finfo(work).tiny) + 1.0
 
@@ -239,27 +240,38 @@ class ScoreEngine:
             score = (c * acc.double() / run_sum.double()[:, None] - x) / var if need_score else None
             return EmpiricalEvaluation(_cast(score, x_in), log_density.to(x_in.dtype), run_arg,
                                        (1.0 / run_sum).to(x_in.dtype))
-        cand = self.data[top_idx].double()                              # (B, K, N)
+        # row blocks keep the float64 (rows, K, N) candidate tensors within the memory budget
+        K = top_idx.shape[1]
+        rows = max(1, self.memory_budget_bytes // (3 * 8 * K * self.N))
+        parts = [self._exact_block(x[i:i + rows], c, var, half_norm[i:i + rows], run_max[i:i + rows],
+                                   run_sum[i:i + rows], None if acc is None else acc[i:i + rows],
+                                   top_val[i:i + rows], top_idx[i:i + rows], need_score)
+                 for i in range(0, x.shape[0], rows)]
+        score = torch.cat([p[0] for p in parts]) if need_score else None
+        log_density, nearest, max_weight = (torch.cat([p[k] for p in parts]) for k in (1, 2, 3))
+        return EmpiricalEvaluation(_cast(score, x_in), log_density.to(x_in.dtype), nearest, max_weight.to(x_in.dtype))
+
+    def _exact_block(self, x, c, var, half_norm, run_max, run_sum, acc, top_val, top_idx, need_score):
+        cand = self.data[top_idx].double()                              # (rows, K, N)
         diff = c * cand - x[:, None, :]                                 # exact differences
         exact = -(diff * diff).sum(dim=2) / (2 * var)                   # distance logits, float64
         m = exact.max(dim=1).values                                     # reference (distance units)
         w_exact = torch.exp(exact - m[:, None])
         # approximate quantities, moved to the same reference: l = d + |x|^2/(2 Delta)
-        shift = (run_max.double() - (m + half_norm))
+        shift = run_max.double() - (m + half_norm)
         approx_total = run_sum.double() * torch.exp(shift)
         w_approx_cand = torch.exp(top_val.double() - (m + half_norm)[:, None])
         remainder = (approx_total - w_approx_cand.sum(dim=1)).clamp_(min=0.0)
         total = w_exact.sum(dim=1) + remainder
         log_density = m + torch.log(total) - math.log(self.P) - 0.5 * self.N * math.log(2 * math.pi * var)
-        best = exact.argmax(dim=1)
-        nearest = top_idx.gather(1, best[:, None])[:, 0]
+        nearest = top_idx.gather(1, exact.argmax(dim=1)[:, None])[:, 0]
         max_weight = w_exact.max(dim=1).values / total
         score = None
         if need_score:
             rem_acc = acc.double() * torch.exp(shift)[:, None] - torch.bmm(w_approx_cand[:, None, :], cand)[:, 0]
             numer = torch.bmm(w_exact[:, None, :], diff)[:, 0] + c * rem_acc - remainder[:, None] * x
             score = numer / (total[:, None] * var)
-        return EmpiricalEvaluation(_cast(score, x_in), log_density.to(x_in.dtype), nearest, max_weight.to(x_in.dtype))
+        return score, log_density, nearest, max_weight
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         return self.evaluate(x, t).score

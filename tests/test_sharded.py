@@ -1,8 +1,6 @@
 """Sharded empirical score: partials of disjoint shards combine exactly, in one process and across
 two gloo processes."""
 
-import os
-
 import pytest
 import torch
 import torch.distributed as dist

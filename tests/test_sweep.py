@@ -54,7 +54,7 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path):
 def test_ray_and_local_backends_give_identical_tables(tmp_path):
     ray = pytest.importorskip("ray")
     grid = {"seed": [0, 1], "N": [4]}
-    local = run_sweep("regularization", grid, tmp_path / "local", base=BASE, progress=False)
+    run_sweep("regularization", grid, tmp_path / "local", base=BASE, progress=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         on_ray = run_sweep("regularization", grid, tmp_path / "ray", base=BASE, ray_address="local", progress=False)

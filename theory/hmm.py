@@ -254,7 +254,7 @@ class HiddenManifoldModel:
                 point = self._nishimori(g, None if warm is None else warm.q)
             else:
                 if warm is None:
-                    warm, current = self.free_entropy(g, 1.0, overlaps=True), 1.0
+                    warm = self.free_entropy(g, 1.0, overlaps=True)
                     # continuation in r: Newton from the Nishimori point in steps of at most 1/2
                     for target in np.linspace(1.0, r, int(np.ceil(abs(1.0 - r) / 0.5)) + 1)[1:-1]:
                         warm = self._stationary(g, float(target), warm)

@@ -20,7 +20,7 @@ from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
 from .validation import require_positive
 
-__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
+__all__ = ["hidden_manifold", "basin_size", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
            "phase_boundaries_alpha_D", "default_cache_dir"]
 
 
@@ -48,16 +48,17 @@ def gaussian_equivalent(phi, eigenvalues) -> LinearHMM:
     return LinearHMM(1.0, np.clip(mu1 ** 2 * eig + (1 - mu1 ** 2), 0.0, None))
 
 
-def kernel_cross_entropy(model, tau, alpha):
+def kernel_cross_entropy(model, tau, alpha, *, generalization: dict | None = None):
     """Per-component test cross-entropy ``-(1/N) E ln Q_tau(xi)`` of the Gaussian kernel estimate
     ``Q_tau = (1/P) sum_mu N(xi^mu, tau I)`` on fresh data (the KL up to the data entropy)::
 
         tau >= 1/g*:  (1/2) ln(2 pi tau) - Phi_0(1/tau)                  (liquid)
         tau <  1/g*:  (1/2) ln(2 pi tau) + alpha + tau_g/(2 tau)          (condensed)
 
-    minimal at ``tau = tau_g``. Vectorised over ``tau``."""
+    minimal at ``tau = tau_g``. Vectorised over ``tau``. ``generalization``: a precomputed
+    ``{"tau_g", "g_star"}`` (e.g. from :func:`regime_times`) to skip that solve."""
     tau = np.atleast_1d(require_positive("tau", tau)).astype(float)
-    gen = model.generalization(alpha)
+    gen = generalization or model.generalization(alpha)
     out = np.empty_like(tau)
     for i, tv in enumerate(tau):
         if tv * gen["g_star"] >= 1:
@@ -71,32 +72,58 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("REGIMES_CACHE", Path.home() / ".cache" / "diffusion-regimes"))
 
 
-def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
-    """``t_c``, ``t_o``, ``t_g`` (and ``g``, ``tau`` equivalents) for named ``phi``, cached on disk
-    as JSON under ``cache_dir`` (nonlinear solves take seconds; ``cache_dir=False`` disables)."""
-    alpha = float(require_positive("alpha", alpha))
-    name = phi if isinstance(phi, str) else None
+def _disk_cached(cache_dir, name: str, compute):
+    """JSON cache under ``cache_dir/hmm/name`` (``cache_dir=False`` disables; None: the default)."""
     path = None
-    if cache_dir is not False and name is not None and isinstance(spectrum, str):
-        d = Path(cache_dir) if cache_dir else default_cache_dir()
-        path = d / "hmm" / f"{name}-{spectrum}-aD{alpha_D!r}-a{alpha!r}.json"
+    if cache_dir is not False:
+        path = (Path(cache_dir) if cache_dir else default_cache_dir()) / "hmm" / name
         if path.exists():
             try:
                 return json.loads(path.read_text())
             except (OSError, ValueError):
                 pass  # a damaged cache entry is recomputed
-    model = hidden_manifold(alpha_D, phi, spectrum)
-    tc, to = model.collapse_time(alpha), model.onset_time(alpha)
-    gen = model.generalization(alpha)
-    out = {"phi": name or "custom", "alpha": alpha, "alpha_D": float(alpha_D),
-           "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen["t_g"]),
-           "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)), "tau_g": float(gen["tau_g"]),
-           "g_c": float(1 / np.expm1(2 * tc.value)), "g_o": float(1 / np.expm1(2 * to.value)),
-           "converged": bool(np.all(tc.converged) and np.all(to.converged) and gen["converged"])}
+    out = compute()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, json.dumps(out, indent=1).encode())
     return out
+
+
+def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
+    """``t_c``, ``t_o``, ``t_g`` (and ``g``, ``tau`` equivalents) for named ``phi``, cached on disk
+    as JSON under ``cache_dir`` (nonlinear solves take seconds; ``cache_dir=False`` disables)."""
+    alpha = float(require_positive("alpha", alpha))
+    name = phi if isinstance(phi, str) else None
+
+    def compute():
+        model = hidden_manifold(alpha_D, phi, spectrum)
+        tc, to = model.collapse_time(alpha), model.onset_time(alpha)
+        gen = model.generalization(alpha)
+        return {"phi": name or "custom", "alpha": alpha, "alpha_D": float(alpha_D),
+                "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen["t_g"]),
+                "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)),
+                "tau_g": float(gen["tau_g"]), "g_star": float(gen["g_star"]), "g_c": float(1 / np.expm1(2 * tc.value)),
+                "g_o": float(1 / np.expm1(2 * to.value)),
+                "converged": bool(np.all(tc.converged) and np.all(to.converged) and gen["converged"])}
+
+    if name is None or not isinstance(spectrum, str):
+        return compute()
+    return _disk_cached(cache_dir, f"times-{name}-{spectrum}-aD{alpha_D!r}-a{alpha!r}.json", compute)
+
+
+def basin_size(t: float, alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None,
+               model=None) -> float:
+    """``r*(t)`` (``nan`` above the onset), cached on disk like :func:`regime_times`; pass ``model``
+    to reuse its warm starts."""
+    t, alpha = float(require_positive("t", t)), float(require_positive("alpha", alpha))
+
+    def compute():
+        m = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
+        return {"r_star": float(m.basin(t, alpha))}
+
+    if not isinstance(phi, str) or not isinstance(spectrum, str):
+        return compute()["r_star"]
+    return _disk_cached(cache_dir, f"basin-{phi}-{spectrum}-aD{alpha_D!r}-a{alpha!r}-t{t!r}.json", compute)["r_star"]
 
 
 def phase_diagram_alpha_t(alpha_D: float, alphas, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:

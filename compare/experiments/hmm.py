@@ -33,7 +33,7 @@ from simulate.hmm import (basin_radius, trap_at_centre, hidden_manifold_data, hi
 from simulate.scores import EmpiricalScore
 from simulate.stats import binomial_interval, bootstrap_interval, median_interval
 from theory.hmm_linear import LinearHMM
-from theory.hmm_phase import gaussian_equivalent, hidden_manifold, kernel_cross_entropy, regime_times
+from theory.hmm_phase import basin_size, gaussian_equivalent, hidden_manifold, kernel_cross_entropy, regime_times
 
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
 from ..presets import HmmPreset, parse_float_list
@@ -88,7 +88,7 @@ def _measure(preset, phi, aD, N, device, *, full: bool) -> dict:
     out["hessian_top"] = np.stack([h.cpu().numpy() for _, h in traps])
     model = _model(aD, phi)
     t_mid = float(np.mean(t_basin))
-    r_mid = float(model.basin(t_mid, preset.alpha))
+    r_mid = basin_size(t_mid, preset.alpha, aD, phi, model=model)
     idx = torch.randint(0, P, (preset.trajectories,), generator=gen, device=device)
     out["capture_r"] = np.array([0.5 * r_mid, 2.0 * r_mid])
     out["capture"] = np.stack([trajectory_capture(emp, idx, t_mid, r, generator=gen, steps=preset.steps,
@@ -172,7 +172,7 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
         basin = {}
         for t, rs in zip(m["t_basin"], m["basin"]):
             med, lo, hi = median_interval(_inf_nan(rs), conf)
-            pred = float(model.basin(float(t), preset.alpha))
+            pred = basin_size(float(t), preset.alpha, aD, phi, model=model)
             basin[f"{t:.6g}"] = {"theory": pred, "measured": [med, lo, hi]}
             rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}", "r*", pred, med, lo, hi, conf, 0.25,
                                       "median crossing in r of the planted weight; 25% tolerance (r* is a "
@@ -180,7 +180,7 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
             # r* vanishes at t_o, so near t_o it inherits the finite-size shift of the onset: evaluate the
             # theory at t moved by the measured onset gap
             gap = th["t_o"] - median_interval(_inf_nan(m["t_o"]), conf)[0]
-            shifted = float(model.basin(float(t) + gap, preset.alpha))
+            shifted = basin_size(float(t) + gap, preset.alpha, aD, phi, model=model)
             shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
             basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
             rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)",
@@ -262,8 +262,10 @@ def _figures(preset, raw, theory):
     for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
         model = _model(aD, phi)
-        ts = np.linspace(th["t_c"], th["t_o"], 5)  # nonlinear r*(t) costs ~10 s per point
-        ax.plot(ts, [model.basin(t, preset.alpha) for t in ts], "-", color=THEORY_COLOR, label="theory r*(t)")
+        # r*(t_c) = 1 and r*(t_o) = 0 by construction; the other points are the ones the table used
+        ts = [th["t_c"], *m["t_basin"], th["t_o"]]
+        rs = [1.0, *(basin_size(float(t), preset.alpha, aD, phi, model=model) for t in m["t_basin"]), 0.0]
+        ax.plot(ts, rs, "-", color=THEORY_COLOR, label="theory r*(t)")
         meas = np.array([median_interval(_inf_nan(r), preset.confidence) for r in m["basin"]])
         ax.errorbar(m["t_basin"], meas[:, 0], yerr=error_bars(meas[:, 0], meas[:, 1], meas[:, 2]), fmt="o",
                     color=MEASURED_COLOR, capsize=3, label="measured (median)")
@@ -284,7 +286,8 @@ def _figures(preset, raw, theory):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
         model = _model(aD, phi)
         ax.plot(m["taus"], m["nll"].mean(axis=1), "o", ms=3, color=MEASURED_COLOR, label="test NLL (measured)")
-        ax.plot(m["taus"], kernel_cross_entropy(model, m["taus"], preset.alpha), "-", color=THEORY_COLOR,
+        taus = np.exp(np.linspace(np.log(m["taus"][0]), np.log(m["taus"][-1]), 15))
+        ax.plot(taus, kernel_cross_entropy(model, taus, preset.alpha, generalization=th), "-", color=THEORY_COLOR,
                 label="theory (N = inf)")
         ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
         ax.axvline(th["tau_g_measured"][0], color=MEASURED_COLOR, ls="--", lw=1, label="argmin measured")
@@ -319,4 +322,25 @@ def _figures(preset, raw, theory):
     ax.set_title(f"Phase diagram, {phi}, $\\alpha_D$ = {aD:g} (N = {preset.N})", fontsize=9)
     ax.legend(fontsize=7)
     figs["hmm_phase"] = fig
+    # phase boundaries in (alpha_D, alpha) at the measured collapse time of the first configuration
+    from theory.hmm_phase import phase_boundaries_alpha_D
+
+    t_fix = float(median_interval(_inf_nan(raw[_key(phi, aD)]["t_c"]), preset.confidence)[0])
+    aDs = np.exp(np.linspace(np.log(0.02), np.log(20.0), 40))
+    b = phase_boundaries_alpha_D(t_fix, aDs, "linear")
+    fig = Figure(figsize=(5.2, 4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(aDs, b["collapse"], "-", color=THEORY_COLOR, label="collapse: $\\alpha = i(g)$")
+    ax.plot(aDs, b["onset"], "--", color=THEORY_COLOR, label="onset: $\\alpha = -\\Phi_0(g)$")
+    ax.plot(aDs, b["small_alpha_D"], ":", color="gray", label="$\\alpha_D \\to 0$ form")
+    ax.axhline(b["isotropic"], color="k", lw=0.8, ls="-.", label="isotropic (curse of dimensionality)")
+    ax.plot([aD], [preset.alpha], "o", color=MEASURED_COLOR, label=f"preset point (collapses at t = {t_fix:.3g})")
+    ax.set_xscale("log")
+    ax.set_xlabel("$\\alpha_D = D/N$")
+    ax.set_ylabel("$\\alpha = \\ln P / N$")
+    ax.set_title(f"Linear phi at t = {t_fix:.3g}: collapse above the solid curve", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    figs["hmm_phase_alpha_D"] = fig
     return figs

@@ -251,6 +251,7 @@ def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progr
 def _figures(preset, raw, theory):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     from theory.hmm_phase import phase_diagram_alpha_t
 
@@ -292,6 +293,7 @@ def _figures(preset, raw, theory):
         ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
         ax.axvline(th["tau_g_measured"][0], color=MEASURED_COLOR, ls="--", lw=1, label="argmin measured")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short decades
         ax.set_xlabel("bandwidth $\\tau = e^{2t} - 1$")
         ax.set_ylabel("$-(1/N)\\,E \\ln Q_\\tau$")
         ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
@@ -339,7 +341,8 @@ def _figures(preset, raw, theory):
     ax.set_xscale("log")
     ax.set_xlabel("$\\alpha_D = D/N$")
     ax.set_ylabel("$\\alpha = \\ln P / N$")
-    ax.set_title(f"Linear phi at t = {t_fix:.3g}: collapse above the solid curve", fontsize=9)
+    ax.set_title(f"Linear phi at t = {t_fix:.3g}: collapsed below the solid curve, traps below the dashed",
+                 fontsize=8)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     figs["hmm_phase_alpha_D"] = fig

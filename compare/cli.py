@@ -166,7 +166,10 @@ for _name in EXPERIMENTS:
 @click.option("--ray", "ray_address", default=None,
               help="Run on Ray: 'local' starts a local cluster, otherwise a cluster address.")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads (and Ray CPUs) per task.")
-@_common_run_options
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Output directory [default: regimes-out/sweep-EXPERIMENT].")
+@click.option("--no-resume", is_flag=True, help="Recompute tasks that finished before.")
+@click.option("--quiet", is_flag=True, help="No progress bar or messages.")
 def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
     """Run a grid of EXPERIMENT presets as independent tasks; resumable, same table on every backend."""
     from .sweep import parse_fixed, parse_grid, run_sweep

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from ._torch import check_points
-from .scores import EmpiricalEvaluation, ou_coefficients
+from .scores import EmpiricalEvaluation, StreamedTrainingSet, ou_coefficients
 
 __all__ = ["ScoreEngine", "round_to_tf32", "MODES", "GEMMS"]
 
@@ -84,7 +84,7 @@ _DEFAULTS = {("exact", "cuda"): _Plan("tf32x3", 32), ("exact", "cpu"): _Plan("fp
              ("fast", "cuda"): _Plan("tf32", 8), ("fast", "cpu"): _Plan("fp32", 8)}
 
 
-class ScoreEngine:
+class ScoreEngine(StreamedTrainingSet):
     """Empirical score and log-density of ``data`` (P, N) with a chosen accuracy/speed trade-off.
 
     Parameters
@@ -116,8 +116,7 @@ class ScoreEngine:
         candidates = plan.candidates if candidates is None else candidates
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 0:
             raise ValueError(f"candidates must be an integer >= 0, got {candidates!r}")
-        if isinstance(memory_budget_bytes, bool) or not isinstance(memory_budget_bytes, int) or memory_budget_bytes < 1:
-            raise ValueError(f"memory_budget_bytes must be an integer >= 1, got {memory_budget_bytes!r}")
+        self.check_budget(memory_budget_bytes)
         self.mode, self.gemm, self.candidates = mode, gemm, min(candidates, data.shape[0])
         work = torch.float64 if gemm == "fp64" else torch.float32
         self.data = data.to(work)
@@ -126,18 +125,6 @@ class ScoreEngine:
         self.memory_budget_bytes = memory_budget_bytes
         self._min_exponent = math.log(torch.finfo(work).tiny) + 1.0
 
-    @property
-    def P(self) -> int:
-        return int(self.data.shape[0])
-
-    @property
-    def N(self) -> int:
-        return int(self.data.shape[1])
-
-    def chunk_size(self, batch: int) -> int:
-        # logits and weights per column, in the working dtype
-        per_column = 2 * max(batch, 1) * self.data.element_size()
-        return max(1, min(self.P, self.memory_budget_bytes // per_column))
 
     # -------------------------------------------------------------------------------- GEMMs
     def _dot(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 
 from ._torch import check_points
 
-__all__ = ["Partials", "combine_partials", "EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
+__all__ = ["StreamedTrainingSet", "Partials", "combine_partials", "EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
 
 
 def ou_coefficients(t: float) -> tuple[float, float]:
@@ -97,7 +97,37 @@ def combine_partials(parts: list[Partials]) -> Partials:
     return Partials(new_max, total, weighted, argmax)
 
 
-class EmpiricalScore:
+class StreamedTrainingSet:
+    """What every streamed score shares: the training set ``data`` (P, N) and the chunk over ``P``
+    that keeps the ``B x chunk`` logits and weights within ``memory_budget_bytes``."""
+
+    data: torch.Tensor
+    memory_budget_bytes: int
+    fixed_chunk_size: int | None = None
+
+    @staticmethod
+    def check_budget(memory_budget_bytes) -> int:
+        if isinstance(memory_budget_bytes, bool) or not isinstance(memory_budget_bytes, int) or memory_budget_bytes < 1:
+            raise ValueError(f"memory_budget_bytes must be an integer >= 1, got {memory_budget_bytes!r}")
+        return memory_budget_bytes
+
+    @property
+    def P(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def N(self) -> int:
+        return int(self.data.shape[1])
+
+    def chunk_size(self, batch: int) -> int:
+        """Chunk over ``P`` used for a batch of ``batch`` query points."""
+        if self.fixed_chunk_size is not None:
+            return min(self.fixed_chunk_size, self.P)
+        per_column = 2 * max(batch, 1) * self.data.element_size()  # logits and weights
+        return max(1, min(self.P, self.memory_budget_bytes // per_column))
+
+
+class EmpiricalScore(StreamedTrainingSet):
     """Exact score of the empirical density of a training set, streamed over ``P``.
 
     Parameters
@@ -123,8 +153,7 @@ class EmpiricalScore:
         data = check_points("data", data)
         if data.shape[0] < 2:
             raise ValueError(f"data must have P >= 2 rows, got {data.shape[0]}")
-        if isinstance(memory_budget_bytes, bool) or not isinstance(memory_budget_bytes, int) or memory_budget_bytes < 1:
-            raise ValueError(f"memory_budget_bytes must be an integer >= 1, got {memory_budget_bytes!r}")
+        self.check_budget(memory_budget_bytes)
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
         self.data = data
@@ -133,20 +162,6 @@ class EmpiricalScore:
         self._min_exponent = math.log(torch.finfo(data.dtype).tiny) + 1.0
         self.fixed_chunk_size = chunk_size
 
-    @property
-    def P(self) -> int:
-        return int(self.data.shape[0])
-
-    @property
-    def N(self) -> int:
-        return int(self.data.shape[1])
-
-    def chunk_size(self, batch: int) -> int:
-        """Chunk over ``P`` used for a batch of ``batch`` query points."""
-        if self.fixed_chunk_size is not None:
-            return min(self.fixed_chunk_size, self.P)
-        per_column = 2 * max(batch, 1) * self.data.element_size()
-        return max(1, min(self.P, self.memory_budget_bytes // per_column))
 
     def _check_query(self, x: torch.Tensor) -> torch.Tensor:
         x = check_points("x", x, dim=self.N)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from ._torch import check_points
-from .scores import EmpiricalEvaluation, StreamedTrainingSet, ou_coefficients
+from .scores import EmpiricalEvaluation, Partials, StreamedTrainingSet, ou_coefficients
 
 __all__ = ["ScoreEngine", "round_to_tf32", "MODES", "GEMMS"]
 
@@ -215,18 +215,17 @@ class ScoreEngine(StreamedTrainingSet):
             if need_score:
                 acc = acc * rescale[:, None] + weights @ a
             run_max = new_max
-        return self._finish(x_in, c, var, run_max, run_sum, acc, top_val, top_idx, run_arg, need_score)
+        return self._finish(x_in, t, c, var, run_max, run_sum, acc, top_val, top_idx, run_arg, need_score)
 
-    def _finish(self, x_in, c, var, run_max, run_sum, acc, top_val, top_idx, run_arg, need_score):
+    def _finish(self, x_in, t, c, var, run_max, run_sum, acc, top_val, top_idx, run_arg, need_score):
         """Replace the candidates' approximate contributions by exact float64 ones."""
         x = x_in.double()
         half_norm = (x * x).sum(dim=1) / (2 * var)  # the row constant, in float64
-        if top_idx.shape[1] == 0:
-            lse = run_max.double() + torch.log(run_sum.double())
-            log_density = lse - half_norm - math.log(self.P) - 0.5 * self.N * math.log(2 * math.pi * var)
-            score = (c * acc.double() / run_sum.double()[:, None] - x) / var if need_score else None
-            return EmpiricalEvaluation(_cast(score, x_in), log_density.to(x_in.dtype), run_arg,
-                                       (1.0 / run_sum).to(x_in.dtype))
+        if top_idx.shape[1] == 0:  # no candidates: the plain streamed result, finished in float64
+            ev = Partials(run_max.double(), run_sum.double(), None if acc is None else acc.double(),
+                          run_arg).finish(x, t, self.P)
+            return EmpiricalEvaluation(_cast(ev.score, x_in), ev.log_density.to(x_in.dtype), run_arg,
+                                       ev.max_weight.to(x_in.dtype))
         # row blocks keep the float64 (rows, K, N) candidate tensors within the memory budget
         K = top_idx.shape[1]
         rows = max(1, self.memory_budget_bytes // (3 * 8 * K * self.N))
@@ -259,15 +258,6 @@ class ScoreEngine(StreamedTrainingSet):
             numer = torch.bmm(w_exact[:, None, :], diff)[:, 0] + c * rem_acc - remainder[:, None] * x
             score = numer / (total[:, None] * var)
         return score, log_density, nearest, max_weight
-
-    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t).score
-
-    def log_density(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t, need_score=False).log_density
-
-    def nearest_index(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t, need_score=False).nearest_index
 
 
 def _cast(score, like):

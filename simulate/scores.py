@@ -21,7 +21,7 @@ import torch
 
 from ._torch import check_points
 
-__all__ = ["StreamedTrainingSet", "Partials", "combine_partials", "EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
+__all__ = ["EmpiricalAccessors", "StreamedTrainingSet", "Partials", "combine_partials", "EmpiricalScore", "EmpiricalEvaluation", "MixtureScore", "GaussianScore", "ou_coefficients"]
 
 
 def ou_coefficients(t: float) -> tuple[float, float]:
@@ -97,7 +97,23 @@ def combine_partials(parts: list[Partials]) -> Partials:
     return Partials(new_max, total, weighted, argmax)
 
 
-class StreamedTrainingSet:
+class EmpiricalAccessors:
+    """Score, log-density and nearest index from one ``evaluate(x, t, need_score=...)`` returning an
+    :class:`EmpiricalEvaluation`: shared by every empirical-score implementation."""
+
+    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        return self.evaluate(x, t).score
+
+    def log_density(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """``ln P^e_t(x)`` (B,)."""
+        return self.evaluate(x, t, need_score=False).log_density
+
+    def nearest_index(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """Index of the training point whose scaled copy ``e^{-t} a^mu`` is nearest to each row."""
+        return self.evaluate(x, t, need_score=False).nearest_index
+
+
+class StreamedTrainingSet(EmpiricalAccessors):
     """What every streamed score shares: the training set ``data`` (P, N) and the chunk over ``P``
     that keeps the ``B x chunk`` logits and weights within ``memory_budget_bytes``."""
 
@@ -237,17 +253,6 @@ class EmpiricalScore(StreamedTrainingSet):
                 weights[rows[hit], exclude[hit] - start] = 0.0
             yield StreamChunk(start, a, weights, rescale, chunk_max, chunk_arg, new_max)
             run_max = new_max
-
-    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t).score
-
-    def log_density(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        """``ln P^e_t(x)`` (B,)."""
-        return self.evaluate(x, t, need_score=False).log_density
-
-    def nearest_index(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        """Index of the training point whose scaled copy ``e^{-t} a^mu`` is nearest to each row."""
-        return self.evaluate(x, t, need_score=False).nearest_index
 
 
 class MixtureScore:

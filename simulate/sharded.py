@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from .scores import EmpiricalEvaluation, EmpiricalScore, Partials, ou_coefficients
+from .scores import EmpiricalAccessors, EmpiricalEvaluation, EmpiricalScore, Partials, ou_coefficients
 
 __all__ = ["shard_bounds", "ShardedEmpiricalScore"]
 
@@ -30,7 +30,7 @@ def shard_bounds(P: int, world_size: int, rank: int) -> tuple[int, int]:
     return start, start + base + (1 if rank < extra else 0)
 
 
-class ShardedEmpiricalScore:
+class ShardedEmpiricalScore(EmpiricalAccessors):
     """Empirical score of the union of the shards held by the ranks of ``group``.
 
     Parameters
@@ -82,9 +82,3 @@ class ShardedEmpiricalScore:
         proposal = torch.where(part.max >= global_max, part.argmax, torch.full_like(part.argmax, -1))
         dist.all_reduce(proposal, op=dist.ReduceOp.MAX, group=self.group)
         return Partials(global_max, total, weighted, proposal).finish(x, t, self.P)
-
-    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t).score
-
-    def log_density(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        return self.evaluate(x, t, need_score=False).log_density

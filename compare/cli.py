@@ -5,7 +5,9 @@
 EXPERIMENT`` runs and saves the raw simulation only; ``regimes convert`` converts times between
 parameterisations; ``regimes list`` lists the experiments.
 
-Bad input prints one line ``error: ...`` on stderr and exits with status 2 (no traceback).
+Bad input (:class:`theory.InputError`, or a usage error caught by click) prints one line
+``error: ...`` on stderr and exits with status 2. Any other exception is a bug: it propagates
+with its traceback.
 """
 
 from __future__ import annotations
@@ -20,20 +22,17 @@ from pathlib import Path
 import click
 
 from theory import DEFAULT_DDPM, TwoClassMixture, conventions
-from theory.validation import require_nonnegative
+from theory.validation import InputError, require_int, require_nonnegative
 
+from .io import to_json_ready
 from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
 
 __all__ = ["cli", "main"]
 
 
-def _clean(obj):
-    """NaN -> None so that the JSON is standard."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+def _json(obj) -> str:
+    """Standard JSON (NaN and inf as null)."""
+    return json.dumps(to_json_ready(obj), indent=2)
 
 
 def _preset_options(preset_cls):
@@ -60,7 +59,7 @@ def _common_run_options(func):
 
 def _build_preset(experiment, overrides: dict):
     values = {k: v for k, v in overrides.items() if v is not None}
-    return experiment.preset(**values).validate()
+    return experiment.preset(**values)  # presets validate themselves
 
 
 def _log(quiet: bool):
@@ -138,16 +137,17 @@ def _register_simulate(name: str):
     exp = EXPERIMENTS[name]
 
     @simulate_group.command(name, help=f"Raw simulation of: {exp.description}")
-    @click.option("--stage", "stages", multiple=True, help="Stage(s) to run, repeatable [default: all].")
+    @click.option("--stage", "stages", multiple=True,
+                  help="Stage(s) to run, repeatable; shell patterns such as 'sweep-*' allowed [default: all].")
     @_common_run_options
     @_preset_options(exp.preset)
     def command(stages, out, no_resume, quiet, **overrides):
         preset = _build_preset(exp, overrides)
         out = Path(out) if out else Path("regimes-out") / name
-        raw, timings, cached, paths = exp.simulate(preset, out, stages=stages or exp.stages,
-                                                   resume=not no_resume, progress=not quiet, log=_log(quiet))
-        for stage, path in paths.items():
-            state = "cached" if cached[stage] else f"{timings[stage]:.1f} s"
+        sim = exp.simulate(preset, out, stages=stages or None, resume=not no_resume, progress=not quiet,
+                           log=_log(quiet))
+        for stage, path in sim.paths.items():
+            state = "cached" if sim.cached[stage] else f"{sim.timings[stage]:.1f} s"
             click.echo(f"{stage}: {path} ({state})")
 
     return command
@@ -174,21 +174,21 @@ def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
     """Run a grid of EXPERIMENT presets as independent tasks; resumable, same table on every backend."""
     from .sweep import parse_fixed, parse_grid, run_sweep
 
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    require_int("threads", threads, 1)
     grid_values = parse_grid(experiment, grid)
     base = parse_fixed(experiment, fixed)
     overlap = set(base) & set(grid_values)
     if overlap:
-        raise ValueError(f"--set and --grid both name {sorted(overlap)}")
+        raise InputError(f"--set and --grid both name {sorted(overlap)}")
     out = Path(out) if out else Path("regimes-out") / f"sweep-{experiment}"
     t0 = time.perf_counter()
     res = run_sweep(experiment, grid_values, out, base=base, ray_address=ray_address, threads=threads,
                     resume=not no_resume, progress=not quiet, log=_log(quiet))
-    agree = (res.table["agrees"] == "yes").sum() if "agrees" in res.table else 0
+    from .driver import agreement_summary
+
     click.echo(res.table.to_markdown(index=False))
-    click.echo(f"\n{len(res.paths)} tasks ({res.computed} run, {res.reused} reused); {agree}/{len(res.table)} rows "
-               f"agree; {time.perf_counter() - t0:.1f} s; results in {out}/ (sweep.csv, sweep.md, tasks/)")
+    click.echo(f"\n{len(res.paths)} tasks ({res.computed} run, {res.reused} reused); {agreement_summary(res.table)}; "
+               f"{time.perf_counter() - t0:.1f} s; results in {out}/ (sweep.csv, sweep.md, tasks/)")
 
 
 # -- theory ----------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def theory_mixture(N, P, mu, sigma, as_json):
     """Speciation and collapse times of the two-class Gaussian mixture."""
     summary = TwoClassMixture(N, P, mu, sigma).summary()
     if as_json:
-        click.echo(json.dumps(_clean(summary), indent=2))
+        click.echo(_json(summary))
         return
     click.echo(f"two-class Gaussian mixture: N = {N}, P = {P}, mu = {mu}, sigma = {sigma}")
     click.echo(f"alpha = ln P / N = {summary['alpha']:.10g}   Lambda = {summary['Lambda']:.10g}")
@@ -241,7 +241,7 @@ def theory_subspaces(dims, stds, P, normalized, as_json):
     spec = BlockSpectrum.from_std(_csv(int, "--dims")(dims), _csv(float, "--std")(stds), normalized=normalized)
     summary = spec.summary(P)
     if as_json:
-        click.echo(json.dumps(_clean(summary), indent=2))
+        click.echo(_json(summary))
         return
     click.echo(f"blocks {list(spec.dims)}, variances {list(spec.variances)}, N = {spec.N}, P = {P}, g = {spec.g}")
     click.echo(f"{'dim':>5}{'variance':>12}{'tau_gauss_rem':>16}{'t_gauss_rem':>14}{'tau_block':>14}{'t_block':>12}")
@@ -267,15 +267,14 @@ def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
 
     from .data_theory import summarize_data
 
-    if samples < 10:
-        raise ValueError(f"samples must be an integer >= 10, got {samples}")
+    require_int("samples", samples, 10)
     ds = from_array(path, scale=scale)
     for t in collapse_below:
         if not (t > 0 and math.isfinite(t)):
-            raise ValueError(f"collapse-below must be a time > 0, got {t}")
+            raise InputError(f"collapse-below must be a time > 0, got {t}")
     summary = summarize_data(ds.data, samples=samples, seed=seed, device=device, collapse_below=collapse_below)
     if as_json:
-        click.echo(json.dumps(_clean(summary), indent=2))
+        click.echo(_json(summary))
         return
     lo, hi = summary["t_C_entropy_ci"]
     click.echo(f"{path}: P = {summary['P']}, N = {summary['N']}, alpha = {summary['alpha']:.6g}, "
@@ -304,7 +303,7 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
 
     summary = LinearDenoiserModel(d, T, ell, s).summary(n)
     if as_json:
-        click.echo(json.dumps(_clean(summary), indent=2))
+        click.echo(_json(summary))
         return
     click.echo(f"linear one-step denoiser: d = {d}, T = {T}, ell = {ell}, s = {s}")
     click.echo(f"population variance ratio r = {summary['r']:.10g}   KL floor = {summary['kl_floor']:.10g}   "
@@ -326,16 +325,21 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
 def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json):
     """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g."""
     from theory.conventions import t_to_sigma_edm
-    from theory.hmm_phase import hidden_manifold, regime_times
+    from theory.hmm_phase import hidden_manifold
 
-    out = regime_times(alpha, alpha_D, phi, spectrum=spectrum, cache_dir=False if no_cache else None)
+    from .theory_cache import cached_basin, cached_regime_times
+
+    cache = False if no_cache else None
+    model = hidden_manifold(alpha_D, phi, spectrum)
+    out = dict(cached_regime_times(alpha, alpha_D, phi, spectrum=spectrum, model=model, cache_dir=cache))
     for key in ("t_c", "t_o", "t_g"):
         out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
+    out["t_g_definition"] = "reconstructed (docs/hmm.md): minimiser of the kernel estimate's test NLL"
     if basin_at:
-        model = hidden_manifold(alpha_D, phi, spectrum)
-        out["basin"] = [{"t": t, "r_star": float(model.basin(t, alpha))} for t in basin_at]
+        out["basin"] = [{"t": t, "r_star": cached_basin(t, alpha, alpha_D, phi, spectrum=spectrum, model=model,
+                                                        cache_dir=cache)} for t in basin_at]
     if as_json:
-        click.echo(json.dumps(_clean(out), indent=2))
+        click.echo(_json(out))
         return
     click.echo(f"hidden-manifold model: phi = {phi}, alpha = {alpha}, alpha_D = {alpha_D}"
                + (f", spectrum = {spectrum}" if phi == "linear" else " (replica symmetric)"))
@@ -364,7 +368,7 @@ def convert(t, sigma_edm, tau, ddpm_step, as_json):
     """Convert one time between OU t, sigma_EDM, tau and DDPM step."""
     given = {k: v for k, v in dict(t=t, sigma_edm=sigma_edm, tau=tau, ddpm_step=ddpm_step).items() if v is not None}
     if len(given) != 1:
-        raise ValueError("give exactly one of --t, --sigma-edm, --tau, --ddpm-step")
+        raise InputError("give exactly one of --t, --sigma-edm, --tau, --ddpm-step")
     (key, value), = given.items()
     if key == "t":
         t = float(require_nonnegative("t", value))
@@ -385,7 +389,7 @@ def convert(t, sigma_edm, tau, ddpm_step, as_json):
 
 
 def main(argv=None) -> int:
-    """Entry point: one-line errors with exit status 2, no tracebacks for bad input."""
+    """Entry point: bad input is one line ``error: ...`` and exit status 2; a bug keeps its traceback."""
     try:
         cli.main(args=argv, prog_name="regimes", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -396,7 +400,7 @@ def main(argv=None) -> int:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         return 2
-    except ValueError as exc:
+    except InputError as exc:
         click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
         return 2
     return 0

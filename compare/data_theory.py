@@ -19,21 +19,26 @@ from theory.gaussian import collapse_time
 __all__ = ["entropy_collapse_time", "summarize_data"]
 
 
-def entropy_collapse_time(data: np.ndarray, t_guess: float, *, samples: int = 2000, seed: int = 0,
+def entropy_collapse_time(data, t_guess: float, *, samples: int = 2000, generator=None, seed: int = 0,
                           device: str = "auto", confidence: float = 0.95, progress: bool = False):
     """Zero of the leave-one-out excess entropy, located in two passes (a coarse log grid from
-    ``t_guess / 5`` to ``5 t_guess``, then 12 points around the bracket). Returns
-    ``(t_C, low, high, estimate)`` where ``estimate`` is the fine-grid :class:`EntropyEstimate`."""
+    ``t_guess / 5`` to ``5 t_guess``, then 12 points around the bracket).
+
+    ``data``: an array (moved to ``device`` in float64), a tensor, or any empirical score.
+    ``generator``: a ``torch.Generator`` (default: one seeded with ``seed`` on the data's device).
+    Returns ``(t_C, low, high, estimate)`` where ``estimate`` is the fine-grid
+    :class:`~simulate.observables.EntropyEstimate` (the coarse one if no bracket was found, with
+    NaN times)."""
     import torch
 
     from simulate._torch import make_generator, resolve_device
     from simulate.observables import excess_entropy_estimate
-    from simulate.scores import EmpiricalScore
+    from simulate.scores import EmpiricalScoreBase, as_empirical_score
 
-    dev = resolve_device(device)
-    x = torch.as_tensor(validate_data(data), dtype=torch.float64, device=dev)
-    empirical = EmpiricalScore(x)
-    gen = make_generator(seed, dev)
+    if not isinstance(data, (torch.Tensor, EmpiricalScoreBase)):
+        data = torch.as_tensor(validate_data(data), dtype=torch.float64, device=resolve_device(device))
+    empirical = as_empirical_score(data)
+    gen = generator if generator is not None else make_generator(seed, empirical.device)
     disable = None if progress else True
     coarse_t = np.geomspace(t_guess / 5, 5 * t_guess, 12)
     coarse = excess_entropy_estimate(empirical, coarse_t, max(200, samples // 4), generator=gen, disable=disable)
@@ -43,7 +48,7 @@ def entropy_collapse_time(data: np.ndarray, t_guess: float, *, samples: int = 20
     j = below.max()  # last negative point; the zero lies between coarse_t[j] and coarse_t[j + 1]
     lo, hi = coarse_t[max(j - 1, 0)], coarse_t[min(j + 2, len(coarse_t) - 1)]
     fine = excess_entropy_estimate(empirical, np.linspace(lo, hi, 12), samples, generator=gen, disable=disable)
-    return (*fine.collapse_time(confidence), fine)
+    return (*fine.zero_crossing(confidence), fine)
 
 
 def _units(t: float) -> dict:

@@ -1,12 +1,16 @@
-"""Experiment presets: plain dataclasses (no torch import) whose fields become CLI options."""
+"""Experiment presets: frozen dataclasses (no torch import) whose fields become CLI options.
+
+A preset validates itself when it is built (``__post_init__`` calls ``validate``), so an invalid
+preset never exists; the fields ``confidence`` and ``tolerance`` only change the analysis and are
+never part of a cache key (:data:`compare.driver.ANALYSIS_FIELDS`).
+"""
 
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
-from theory.validation import require_in_open_interval, require_int, require_positive
+from theory.validation import InputError, require_in_open_interval, require_int, require_positive
 
 __all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
@@ -15,12 +19,19 @@ __all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiser
 def _check_device_seed_conf(preset):
     require_int("seed", preset.seed, 0)
     if not (preset.device in ("auto", "cpu") or preset.device.startswith("cuda")):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
+        raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {preset.device!r}")
     require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
 
 
-@dataclass
-class GaussianMixturePreset:
+class _SelfValidating:
+    """Validate on construction (a frozen preset is valid for its whole life)."""
+
+    def __post_init__(self):
+        self.validate()
+
+
+@dataclass(frozen=True)
+class GaussianMixturePreset(_SelfValidating):
     """Default CPU preset: finishes in well under a minute on two cores."""
 
     N: int = 128
@@ -49,9 +60,9 @@ class GaussianMixturePreset:
         require_int("entropy_samples", self.entropy_samples, 10)
         _check_device_seed_conf(self)
         if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+            raise InputError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.mu**2 * self.N <= self.sigma**2:
-            raise ValueError("mu^2 N must exceed sigma^2: the mixture never speciates otherwise")
+            raise InputError("mu^2 N must exceed sigma^2: the mixture never speciates otherwise")
         return self
 
 
@@ -59,9 +70,9 @@ def parse_int_list(name: str, text: str) -> list[int]:
     try:
         values = [int(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
+        raise InputError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
     if not values:
-        raise ValueError(f"{name} must not be empty")
+        raise InputError(f"{name} must not be empty")
     return values
 
 
@@ -69,14 +80,14 @@ def parse_float_list(name: str, text: str) -> list[float]:
     try:
         values = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
+        raise InputError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
     if not values:
-        raise ValueError(f"{name} must not be empty")
+        raise InputError(f"{name} must not be empty")
     return values
 
 
-@dataclass
-class SubspacesPreset:
+@dataclass(frozen=True)
+class SubspacesPreset(_SelfValidating):
     """Default sweep of [AVS+24]: N = 30, blocks (2, 5, 23) and (5, 10, 15) with standard
     deviations (1, 0.3, 0.01), P in {250, 500, 1000, 20000}, raw (g = 1) and sphere-normalised
     (g = 0) data. About a minute and a half on two CPU cores."""
@@ -100,7 +111,7 @@ class SubspacesPreset:
         for part in str(self.dims).split(";"):
             dims = parse_int_list("dims", part)
             if len(dims) != len(stds):
-                raise ValueError(f"dims {dims} and std {stds} must have the same number of blocks")
+                raise InputError(f"dims {dims} and std {stds} must have the same number of blocks")
             out.append((dims, stds))
         return out
 
@@ -110,7 +121,7 @@ class SubspacesPreset:
     def normalizations(self) -> list[bool]:
         table = {"both": [False, True], "yes": [True], "no": [False]}
         if self.normalized not in table:
-            raise ValueError(f"normalized must be 'both', 'yes' or 'no', got {self.normalized!r}")
+            raise InputError(f"normalized must be 'both', 'yes' or 'no', got {self.normalized!r}")
         return table[self.normalized]
 
     def validate(self) -> "SubspacesPreset":
@@ -124,7 +135,7 @@ class SubspacesPreset:
         require_positive("tau_min", self.tau_min)
         require_positive("tau_max", self.tau_max)
         if not self.tau_min < self.tau_max:
-            raise ValueError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
+            raise InputError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
         _check_device_seed_conf(self)
         require_positive("tolerance", self.tolerance)
         return self
@@ -133,11 +144,11 @@ class SubspacesPreset:
 def _check_common(preset):
     _check_device_seed_conf(preset)
     if preset.scale not in ("unit", "none"):
-        raise ValueError(f"scale must be 'unit' or 'none', got {preset.scale!r}")
+        raise InputError(f"scale must be 'unit' or 'none', got {preset.scale!r}")
 
 
-@dataclass
-class DigitsPreset:
+@dataclass(frozen=True)
+class DigitsPreset(_SelfValidating):
     """Two digit classes of scikit-learn's digits (N = 64, ~360 points): speciation by cloning
     with the empirical score, collapse, and both t_C estimates. About 30 s on two CPU cores."""
 
@@ -155,7 +166,7 @@ class DigitsPreset:
     def class_list(self) -> list[int]:
         classes = parse_int_list("classes", self.classes)
         if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
-            raise ValueError(f"classes must be at least two distinct digits 0..9, got {self.classes!r}")
+            raise InputError(f"classes must be at least two distinct digits 0..9, got {self.classes!r}")
         return classes
 
     def validate(self) -> "DigitsPreset":
@@ -166,8 +177,8 @@ class DigitsPreset:
         return self
 
 
-@dataclass
-class PatchesPreset:
+@dataclass(frozen=True)
+class PatchesPreset(_SelfValidating):
     """k x k grayscale patches of scikit-image's bundled images at several P (fixed N = k^2):
     predicted t_C(P), Gaussian and entropy estimates, against measured collapse. About a minute
     on two CPU cores."""
@@ -194,8 +205,8 @@ class PatchesPreset:
         return self
 
 
-@dataclass
-class LinearDenoiserPreset:
+@dataclass(frozen=True)
+class LinearDenoiserPreset(_SelfValidating):
     """Linear one-step denoiser [H24]: generated variance and Pr(Delta > 0) against n (d = 10)."""
 
     d: int = 10
@@ -224,8 +235,8 @@ class LinearDenoiserPreset:
         return self
 
 
-@dataclass
-class RegularizationPreset:
+@dataclass(frozen=True)
+class RegularizationPreset(_SelfValidating):
     """Tikhonov (c) and floored (tau) empirical scores [BDKOS25] on N = 8 isotropic data, P = 64."""
 
     N: int = 8
@@ -242,7 +253,7 @@ class RegularizationPreset:
         require_int("N", self.N, 1)
         require_int("P", self.P, 2)
         if any(v < 0 for v in parse_float_list("c", self.c)):
-            raise ValueError("c must be >= 0")
+            raise InputError("c must be >= 0")
         require_positive("tau", parse_float_list("tau", self.tau))
         require_int("trajectories", self.trajectories, 10)
         require_int("steps", self.steps, 10)
@@ -250,8 +261,8 @@ class RegularizationPreset:
         return self
 
 
-@dataclass
-class HmmPreset:
+@dataclass(frozen=True)
+class HmmPreset(_SelfValidating):
     """Hidden-manifold data [AALMV25] at N = 64, alpha = 0.15 (P = e^{alpha N} = 14765): collapse,
     onset, basins, Hessian and dynamics checks, kernel test NLL, for several (phi, alpha_D), plus a
     size scan N = 32, 48, 64 for the first configuration. A few minutes on two CPU cores."""
@@ -274,19 +285,20 @@ class HmmPreset:
         return int(round(math.exp(self.alpha * self.N)))
 
     def parsed_configs(self) -> list[tuple[str, float]]:
+        """``[(phi, alpha_D), ...]`` from ``configs``."""
         out = []
         for item in self.configs.split(","):
             phi, _, aD = item.strip().partition(":")
             if phi not in ("linear", "tanh", "relu", "sign") or not aD:
-                raise ValueError(f"configs must be 'phi:alpha_D,...' with phi in linear/tanh/relu/sign, got {item!r}")
-            out.append((phi, float(require_positive("alpha_D", float(aD)))))
+                raise InputError(f"configs must be 'phi:alpha_D,...' with phi in linear/tanh/relu/sign, got {item!r}")
+            out.append((phi, float(require_positive("alpha_D", parse_float_list("alpha_D", aD)[0]))))
         return out
 
     def validate(self):
         require_int("N", self.N, 8)
         require_positive("alpha", self.alpha)
         if self.P > 10 ** 7:
-            raise ValueError(f"alpha * N gives P = {self.P} > 10^7: lower alpha or N")
+            raise InputError(f"alpha * N gives P = {self.P} > 10^7: lower alpha or N")
         self.parsed_configs()
         require_int("samples", self.samples, 10)
         require_int("hessian_points", self.hessian_points, 2)
@@ -299,8 +311,8 @@ class HmmPreset:
         return self
 
 
-@dataclass
-class NetworksPreset:
+@dataclass(frozen=True)
+class NetworksPreset(_SelfValidating):
     """Small MLP denoisers trained at several P (N = 8 isotropic data), against the empirical
     score and the theory t_C. A few minutes on two CPU cores."""
 

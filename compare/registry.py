@@ -1,17 +1,18 @@
-"""Registry of comparison experiments: each pairs a theory prediction with a simulation.
+"""Registry of comparison experiments.
 
-An :class:`Experiment` has a name (the CLI subcommand), a one-line description, a preset
-dataclass (its fields become CLI options) and the module that implements
-``run(preset, out, resume=, progress=, log=)`` (returning an object with a tidy ``table``) and
-``simulate(...)``. The module is imported on first use, so that ``regimes theory`` never pays
-for importing torch.
+Each entry names an experiment (the CLI subcommand), gives a one-line description and its preset
+class (whose fields become CLI options), and points at the :class:`~compare.driver.Experiment`
+subclass that declares its stages, reconciliation and figures. The class is imported on first
+use, so that ``regimes theory`` never pays for importing torch.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from types import ModuleType
+from functools import cached_property
+
+from theory.validation import InputError
 
 from .presets import (
     DigitsPreset,
@@ -24,92 +25,88 @@ from .presets import (
     SubspacesPreset,
 )
 
-__all__ = ["Experiment", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
+__all__ = ["ExperimentSpec", "EXPERIMENTS", "DEFAULT_EXPERIMENT", "get_experiment"]
 
 
 @dataclass(frozen=True)
-class Experiment:
+class ExperimentSpec:
+    """A registered experiment: ``name``, ``description``, ``preset`` class and ``target``
+    (``"module:Class"`` of its :class:`~compare.driver.Experiment`)."""
+
     name: str
     description: str
     preset: type
-    module_name: str
+    target: str
 
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)
+    @cached_property
+    def definition(self):
+        """The experiment object (its class imported on first use)."""
+        module, _, cls = self.target.partition(":")
+        experiment = getattr(importlib.import_module(module), cls)()
+        if experiment.name != self.name or experiment.preset_type is not self.preset:
+            raise TypeError(f"{self.target} does not match the registry entry {self.name!r}")
+        return experiment
 
-    def run(self, *args, **kwargs):
-        return self.module.run(*args, **kwargs)
+    def run(self, preset=None, out=None, **kwargs):
+        """:func:`compare.driver.run` of this experiment."""
+        from .driver import run
 
-    def simulate(self, *args, **kwargs):
-        return self.module.simulate(*args, **kwargs)
+        return run(self.definition, preset, out, **kwargs)
 
-    @property
-    def stages(self) -> tuple[str, ...]:
-        return self.module.STAGES
+    def simulate(self, preset=None, out=None, **kwargs):
+        """:func:`compare.driver.simulate` of this experiment."""
+        from .driver import simulate
+
+        return simulate(self.definition, preset, out, **kwargs)
+
+    def stage_names(self, preset=None) -> list[str]:
+        """Names of the stages this preset runs."""
+        preset = preset if preset is not None else self.preset()
+        experiment = self.definition
+        return [s.name for s in experiment.stages(preset, experiment.setup(preset))]
 
     def to_markdown(self, table) -> str:
-        return self.module.to_markdown(table)
+        """The experiment's table as Markdown."""
+        return self.definition.to_markdown(table)
 
     def summary_line(self, table) -> str:
-        return self.module.summary_line(table)
+        """The experiment's one-line summary of a table."""
+        return self.definition.summary_line(table)
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    "gaussian-mixture": Experiment(
-        "gaussian-mixture",
-        "Two-class Gaussian mixture: speciation time t_S (cloning) and collapse time t_C (empirical score).",
-        GaussianMixturePreset,
-        "compare.experiments.gaussian_mixture",
-    ),
-    "subspaces": Experiment(
-        "subspaces",
-        "Linear-manifold data: per-subspace critical times from empirical-score Jacobians vs two rules.",
-        SubspacesPreset,
-        "compare.experiments.subspaces",
-    ),
-    "digits": Experiment(
-        "digits",
-        "scikit-learn digits, two classes: speciation (cloning) and collapse vs the spectrum and entropy estimates.",
-        DigitsPreset,
-        "compare.experiments.digits",
-    ),
-    "patches": Experiment(
-        "patches",
-        "Image patches at fixed N: predicted t_C(P) (Gaussian and entropy estimates) against measured collapse.",
-        PatchesPreset,
-        "compare.experiments.patches",
-    ),
-    "linear-denoiser": Experiment(
-        "linear-denoiser",
-        "Linear one-step denoiser: generated variance vs its finite-n law, Pr(Delta > 0) vs n.",
-        LinearDenoiserPreset,
-        "compare.experiments.linear_denoiser",
-    ),
-    "regularization": Experiment(
-        "regularization",
-        "Tikhonov and floored empirical scores: memorised fraction and residual distance vs c and tau.",
-        RegularizationPreset,
-        "compare.experiments.regularization",
-    ),
-    "hmm": Experiment(
-        "hmm",
-        "Hidden-manifold data: collapse, onset, basin size and generalisation times vs the REM theory.",
-        HmmPreset,
-        "compare.experiments.hmm",
-    ),
-    "networks": Experiment(
-        "networks",
-        "Trained MLP denoisers at several P and widths: memorisation and collapse vs the empirical score.",
-        NetworksPreset,
-        "compare.experiments.networks",
-    ),
-}
+_SPECS = [
+    ExperimentSpec("gaussian-mixture",
+                   "Two-class Gaussian mixture: speciation time t_S (cloning) and collapse time t_C (empirical score).",
+                   GaussianMixturePreset, "compare.experiments.gaussian_mixture:GaussianMixture"),
+    ExperimentSpec("subspaces",
+                   "Linear-manifold data: per-subspace critical times from empirical-score Jacobians vs two rules.",
+                   SubspacesPreset, "compare.experiments.subspaces:Subspaces"),
+    ExperimentSpec("digits",
+                   "scikit-learn digits, two classes: speciation (cloning) and collapse vs the spectrum and entropy "
+                   "estimates.", DigitsPreset, "compare.experiments.digits:Digits"),
+    ExperimentSpec("patches",
+                   "Image patches at fixed N: predicted t_C(P) (Gaussian and entropy estimates) against measured "
+                   "collapse.", PatchesPreset, "compare.experiments.patches:Patches"),
+    ExperimentSpec("linear-denoiser",
+                   "Linear one-step denoiser: generated variance vs its finite-n law, Pr(Delta > 0) vs n.",
+                   LinearDenoiserPreset, "compare.experiments.linear_denoiser:LinearDenoiser"),
+    ExperimentSpec("regularization",
+                   "Tikhonov and floored empirical scores: memorised fraction and residual distance vs c and tau.",
+                   RegularizationPreset, "compare.experiments.regularization:Regularization"),
+    ExperimentSpec("hmm",
+                   "Hidden-manifold data: collapse, onset, basin size and generalisation times vs the REM theory.",
+                   HmmPreset, "compare.experiments.hmm:HiddenManifold"),
+    ExperimentSpec("networks",
+                   "Trained MLP denoisers at several P and widths: memorisation and collapse vs the empirical score.",
+                   NetworksPreset, "compare.experiments.networks:Networks"),
+]
+EXPERIMENTS: dict[str, ExperimentSpec] = {s.name: s for s in _SPECS}
 DEFAULT_EXPERIMENT = "gaussian-mixture"
 
 
-def get_experiment(name: str) -> Experiment:
+def get_experiment(name: str) -> ExperimentSpec:
+    """The registered experiment called ``name``."""
     try:
         return EXPERIMENTS[name]
     except KeyError:
-        raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {name!r}") from None
+        raise InputError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {name!r}") from None

@@ -23,7 +23,9 @@ from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .io import atomic_write_text, config_hash
+from theory.validation import InputError
+
+from .io import atomic_write_text, config_hash, to_json_ready
 from .registry import get_experiment
 
 __all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "SweepResult"]
@@ -41,7 +43,7 @@ def _convert(name: str, raw: str, typ: type):
             return raw.lower() in ("true", "1")
         return typ(raw)
     except ValueError:
-        raise ValueError(f"grid value for {name} must be a {typ.__name__}, got {raw!r}") from None
+        raise InputError(f"grid value for {name} must be a {typ.__name__}, got {raw!r}") from None
 
 
 def parse_grid(experiment_name: str, specs) -> dict[str, list]:
@@ -55,12 +57,12 @@ def parse_grid(experiment_name: str, specs) -> dict[str, list]:
         name, sep, values = str(spec).partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not values.strip():
-            raise ValueError(f"grid must look like NAME=V1,V2,..., got {spec!r}")
+            raise InputError(f"grid must look like NAME=V1,V2,..., got {spec!r}")
         if name not in types:
-            raise ValueError(f"grid parameter must be a field of the {experiment_name} preset "
+            raise InputError(f"grid parameter must be a field of the {experiment_name} preset "
                              f"({', '.join(sorted(types))}), got {name!r}")
         if name in grid:
-            raise ValueError(f"grid parameter {name!r} given twice")
+            raise InputError(f"grid parameter {name!r} given twice")
         sep_char = ";" if ";" in values else ","
         grid[name] = [_convert(name, v.strip(), types[name]) for v in values.split(sep_char) if v.strip()]
     return grid
@@ -74,9 +76,9 @@ def parse_fixed(experiment_name: str, specs) -> dict:
         name, sep, value = str(spec).partition("=")
         name = name.strip().replace("-", "_")
         if not sep:
-            raise ValueError(f"--set must look like NAME=VALUE, got {spec!r}")
+            raise InputError(f"--set must look like NAME=VALUE, got {spec!r}")
         if name not in types:
-            raise ValueError(f"--set parameter must be a field of the {experiment_name} preset "
+            raise InputError(f"--set parameter must be a field of the {experiment_name} preset "
                              f"({', '.join(sorted(types))}), got {name!r}")
         fixed[name] = _convert(name, value.strip(), types[name])
     return fixed
@@ -95,11 +97,11 @@ def run_task(experiment_name: str, overrides: dict, threads: int = 1) -> dict:
 
     torch.set_num_threads(threads)
     exp = get_experiment(experiment_name)
-    preset = exp.preset(**overrides).validate()
+    preset = exp.preset(**overrides)
     t0 = time.perf_counter()
     result = exp.run(preset, None)
     records = json.loads(result.table.to_json(orient="records", double_precision=15))
-    theory = json.loads(json.dumps(result.theory, default=float))
+    theory = to_json_ready(result.theory)
     return {"experiment": experiment_name, "overrides": overrides, "table": records, "theory": theory,
             "seconds": time.perf_counter() - t0}
 
@@ -140,9 +142,9 @@ def run_sweep(experiment_name: str, grid: dict[str, list], out, *, base: dict | 
     out = Path(out)
     tasks = expand_grid(grid)
     if not tasks:
-        raise ValueError("grid must contain at least one value per parameter")
+        raise InputError("grid must contain at least one value per parameter")
     for overrides in tasks:  # validate every preset before starting anything
-        exp.preset(**{**base, **overrides}).validate()
+        exp.preset(**{**base, **overrides})
     paths = {i: _task_path(out, experiment_name, {**base, **o}) for i, o in enumerate(tasks)}
     results, reused = {}, 0
     for i, path in paths.items():
@@ -178,7 +180,7 @@ def _run_on_ray(experiment_name, jobs: dict[int, dict], address, threads, finish
     try:
         import ray
     except ImportError:
-        raise ValueError("--ray needs the 'ray' package: pip install 'diffusion-regimes[ray]'") from None
+        raise InputError("--ray needs the 'ray' package: pip install 'diffusion-regimes[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
         if address == "local":

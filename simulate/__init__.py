@@ -1,46 +1,59 @@
-"""Samplers, scores and observables for simulating diffusion models (torch, CPU or GPU)."""
+"""Samplers, scores and observables for simulating diffusion models (torch, CPU or GPU).
 
-from .engine import ScoreEngine
-from .data import Dataset, isotropic_gaussian, spectrum_gaussian, two_class_mixture
-from .observables import (
-    CloningResult,
-    CollapseResult,
-    EntropyEstimate,
-    cloning_experiment,
-    collapse_experiment,
-    collapse_times_from_indices,
-    condensation_times_from_weights,
-    excess_entropy_estimate,
-    interpolated_crossing,
-)
-from .samplers import sample_euler_maruyama, sample_heun, time_grid
-from .scores import EmpiricalEvaluation, EmpiricalScore, GaussianScore, MixtureScore, ou_coefficients
-from .stats import binomial_interval, bootstrap_interval, median_interval
+Names are imported lazily on first use, so that importing a torch-free submodule
+(:mod:`simulate.io`, :mod:`simulate.stats`, :mod:`simulate.datasets`) never loads torch.
+"""
 
-__all__ = [
-    "CloningResult",
-    "CollapseResult",
-    "Dataset",
-    "EmpiricalEvaluation",
-    "EmpiricalScore",
-    "EntropyEstimate",
-    "ScoreEngine",
-    "GaussianScore",
-    "MixtureScore",
-    "binomial_interval",
-    "bootstrap_interval",
-    "cloning_experiment",
-    "collapse_experiment",
-    "collapse_times_from_indices",
-    "condensation_times_from_weights",
-    "excess_entropy_estimate",
-    "interpolated_crossing",
-    "isotropic_gaussian",
-    "median_interval",
-    "ou_coefficients",
-    "sample_euler_maruyama",
-    "sample_heun",
-    "spectrum_gaussian",
-    "time_grid",
-    "two_class_mixture",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "ScoreEngine": "engine",
+    "Dataset": "data",
+    "isotropic_gaussian": "data",
+    "spectrum_gaussian": "data",
+    "two_class_mixture": "data",
+    "block_gaussian": "data",
+    "noised": "data",
+    "mixture_marginal": "data",
+    "CloningResult": "observables",
+    "CollapseResult": "observables",
+    "EntropyEstimate": "observables",
+    "cloning_experiment": "observables",
+    "collapse_experiment": "observables",
+    "lock_in_times_from_indices": "observables",
+    "condensation_times_from_weights": "observables",
+    "excess_entropy_estimate": "observables",
+    "crossing_from_above": "observables",
+    "sample_euler_maruyama": "samplers",
+    "sample_heun": "samplers",
+    "sample_heun_ve": "samplers",
+    "time_grid": "samplers",
+    "EmpiricalEvaluation": "scores",
+    "EmpiricalScore": "scores",
+    "EmpiricalScoreBase": "scores",
+    "GaussianScore": "scores",
+    "MixtureScore": "scores",
+    "Partials": "scores",
+    "ou_coefficients": "scores",
+    "ShardedEmpiricalScore": "sharded",
+    "binomial_interval": "stats",
+    "bootstrap_interval": "stats",
+    "first_crossing": "stats",
+    "median_interval": "stats",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'simulate' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from theory.validation import InputError, require_int
+
 __all__ = ["resolve_device", "resolve_dtype", "check_points", "make_generator"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -16,28 +18,28 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}") from None
+        raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA device is available; use --device cpu")
+        raise InputError("device 'cuda' was requested but no CUDA device is available; use --device cpu")
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}")
+        raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}")
     return dev
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32"`` / ``"float64"`` (or the torch dtype) -> the torch dtype."""
     if isinstance(dtype, torch.dtype):
         if dtype not in _DTYPES.values():
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+            raise InputError(f"dtype must be float32 or float64, got {dtype}")
         return dtype
     if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return _DTYPES[dtype]
 
 
 def make_generator(seed: int, device: torch.device) -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (all randomness goes through it)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = require_int("seed", seed, 0)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
@@ -46,13 +48,13 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
 def check_points(name: str, x, *, dim: int | None = None) -> torch.Tensor:
     """A floating 2-D tensor ``(B, N)`` of finite values (``N == dim`` when given)."""
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (B, N), got {type(x).__name__}")
+        raise InputError(f"{name} must be a torch.Tensor of shape (B, N), got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+        raise InputError(f"{name} must have dtype float32 or float64, got {x.dtype}")
     if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (B, N), got {tuple(x.shape)}")
+        raise InputError(f"{name} must have shape (B, N), got {tuple(x.shape)}")
     if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name} must have N = {dim} columns, got {x.shape[1]}")
+        raise InputError(f"{name} must have N = {dim} columns, got {x.shape[1]}")
     if not torch.isfinite(x).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
+        raise InputError(f"{name} must be finite (no NaN or inf)")
     return x

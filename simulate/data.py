@@ -2,16 +2,21 @@
 
 Each returns a :class:`Dataset` with ``data`` of shape ``(P, N)``, ``labels`` (or None) and
 the generating parameters, so that theory can be evaluated for exactly what was sampled.
+Arguments come in the project's order: what fixes the dimension first (``N``, a spectrum, block
+dimensions, a feature matrix), then the dataset size ``P``. Draws from the noised laws take the
+source first, then the time, then the number of draws: ``noised(data, t, n)``,
+``mixture_marginal(mean, t, n)``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from theory.validation import require_int, require_positive
+from theory.validation import InputError, require_int, require_positive
 
 __all__ = ["Dataset", "block_gaussian", "isotropic_gaussian", "mixture_marginal", "noised", "spectrum_gaussian", "two_class_mixture"]
 
@@ -37,15 +42,15 @@ def _normal(shape, generator, dtype, device):
     return torch.randn(*shape, generator=generator, dtype=dtype, device=device)
 
 
-def isotropic_gaussian(P, N, sigma=1.0, *, generator, dtype=torch.float64, device="cpu") -> Dataset:
+def isotropic_gaussian(N, P, sigma=1.0, *, generator, dtype=torch.float64, device="cpu") -> Dataset:
     """``P`` points from ``N(0, sigma^2 I_N)``."""
-    P, N = require_int("P", P, 2), require_int("N", N, 1)
+    N, P = require_int("N", N, 1), require_int("P", P, 2)
     sigma = float(require_positive("sigma", sigma))
     return Dataset(sigma * _normal((P, N), generator, dtype, device), None,
                    {"model": "isotropic", "sigma": sigma})
 
 
-def spectrum_gaussian(P, eigenvalues, *, generator, rotate: bool = True, dtype=torch.float64, device="cpu") -> Dataset:
+def spectrum_gaussian(eigenvalues, P, *, generator, rotate: bool = True, dtype=torch.float64, device="cpu") -> Dataset:
     """``P`` points from ``N(0, C)`` with eigenvalues ``eigenvalues`` (length ``N``).
 
     With ``rotate=True`` the eigenbasis is a Haar-random orthogonal matrix (drawn from the same
@@ -54,7 +59,7 @@ def spectrum_gaussian(P, eigenvalues, *, generator, rotate: bool = True, dtype=t
     P = require_int("P", P, 2)
     lam = np.asarray(eigenvalues, dtype=float)
     if lam.ndim != 1 or lam.size < 1:
-        raise ValueError("eigenvalues must be a non-empty 1-D array")
+        raise InputError("eigenvalues must be a non-empty 1-D array")
     require_positive("eigenvalues", lam)
     N = lam.size
     scale = torch.as_tensor(np.sqrt(lam), dtype=dtype, device=device)
@@ -67,12 +72,12 @@ def spectrum_gaussian(P, eigenvalues, *, generator, rotate: bool = True, dtype=t
     return Dataset(x, None, {"model": "spectrum", "eigenvalues": lam, "basis": basis})
 
 
-def two_class_mixture(P, N, mu=1.0, sigma=1.0, *, generator, dtype=torch.float64, device="cpu") -> Dataset:
+def two_class_mixture(N, P, mu=1.0, sigma=1.0, *, generator, dtype=torch.float64, device="cpu") -> Dataset:
     """``P`` points from ``(1/2)[N(+m, sigma^2 I) + N(-m, sigma^2 I)]``, ``m = mu * (1, ..., 1)``.
 
     ``|m|^2 = mu^2 N``. ``labels`` are 0 for ``+m`` and 1 for ``-m`` (fair coin per point).
     """
-    P, N = require_int("P", P, 2), require_int("N", N, 1)
+    N, P = require_int("N", N, 1), require_int("P", P, 2)
     mu = float(require_positive("mu", mu))
     sigma = float(require_positive("sigma", sigma))
     labels = torch.randint(0, 2, (P,), generator=generator, device=device)
@@ -82,23 +87,28 @@ def two_class_mixture(P, N, mu=1.0, sigma=1.0, *, generator, dtype=torch.float64
     return Dataset(x, labels, {"model": "two_class_mixture", "mu": mu, "sigma": sigma, "mean": mean})
 
 
-def noised(data: torch.Tensor, t: float, n: int, *, generator, labels: torch.Tensor | None = None):
-    """``n`` draws from the empirical density at time ``t``: ``e^{-t} a^mu + sqrt(Delta_t) z``,
-    ``mu`` uniform. Returns ``(x, mu)``."""
-    import math
+def noised(data, t: float, n: int, *, generator):
+    """``n`` exact draws from the empirical density at time ``t``: ``e^{-t} a^mu + sqrt(Delta_t) z``,
+    ``mu`` uniform. ``data`` is the training set (P, N) or any empirical score (its ``rows``).
+    Returns ``(x, mu)``."""
+    from ._torch import check_points
+    from .scores import EmpiricalScoreBase
 
     n = require_int("n", n, 1)
     t = float(require_positive("t", t))
-    mu = torch.randint(0, data.shape[0], (n,), generator=generator, device=data.device)
-    z = torch.randn((n, data.shape[1]), generator=generator, dtype=data.dtype, device=data.device)
-    return math.exp(-t) * data[mu] + math.sqrt(-math.expm1(-2 * t)) * z, mu
+    if isinstance(data, EmpiricalScoreBase):
+        P, N, dtype, device, rows = data.P, data.N, data.dtype, data.device, data.rows
+    else:
+        data = check_points("data", data)
+        P, N, dtype, device, rows = data.shape[0], data.shape[1], data.dtype, data.device, data.__getitem__
+    mu = torch.randint(0, P, (n,), generator=generator, device=device)
+    z = torch.randn((n, N), generator=generator, dtype=dtype, device=device)
+    return math.exp(-t) * rows(mu).to(dtype) + math.sqrt(-math.expm1(-2 * t)) * z, mu
 
 
-def mixture_marginal(n, t, mean: torch.Tensor, sigma: float = 1.0, *, generator):
+def mixture_marginal(mean: torch.Tensor, t: float, n: int, sigma: float = 1.0, *, generator):
     """``n`` exact draws from the two-class mixture's law at OU time ``t``:
     ``s m e^{-t} + sqrt(Gamma_t) z`` with ``s = +-1`` fair and ``Gamma_t = Delta_t + sigma^2 e^{-2t}``."""
-    import math
-
     n = require_int("n", n, 1)
     t = float(require_positive("t", t))
     c = math.exp(-t)
@@ -108,7 +118,7 @@ def mixture_marginal(n, t, mean: torch.Tensor, sigma: float = 1.0, *, generator)
     return s[:, None] * (c * mean) + math.sqrt(gamma) * z
 
 
-def block_gaussian(P, dims, stds, *, normalized: bool = False, generator, dtype=torch.float64, device="cpu") -> Dataset:
+def block_gaussian(dims, stds, P, *, normalized: bool = False, generator, dtype=torch.float64, device="cpu") -> Dataset:
     """Linear-manifold data [AVS+24]: K orthogonal coordinate blocks, block k with ``dims[k]``
     directions of standard deviation ``stds[k]`` (variance ``stds[k]**2``).
 
@@ -120,7 +130,7 @@ def block_gaussian(P, dims, stds, *, normalized: bool = False, generator, dtype=
     dims = [require_int("dims", d, 1) for d in dims]
     stds = np.asarray(stds, dtype=float)
     if stds.shape != (len(dims),):
-        raise ValueError(f"stds must have one value per block ({len(dims)}), got {stds.shape}")
+        raise InputError(f"stds must have one value per block ({len(dims)}), got {stds.shape}")
     require_positive("stds", stds)
     scale = torch.as_tensor(np.repeat(stds, dims), dtype=dtype, device=device)
     x = _normal((P, int(sum(dims))), generator, dtype, device) * scale

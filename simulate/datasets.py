@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from theory.data import load_array, validate_data
-from theory.validation import require_int
+import os
+from pathlib import Path
 
-__all__ = ["ArrayDataset", "preprocess", "load_digits", "load_faces", "load_patches", "from_array", "subset",
-           "PATCH_IMAGES"]
+from theory.validation import InputError, require_int, validate_data
+
+__all__ = ["ArrayDataset", "preprocess", "load_digits", "load_faces", "load_patches", "load_array", "from_array",
+           "subset", "PATCH_IMAGES"]
 
 #: Images bundled with scikit-image used for patches (grayscale and RGB).
 PATCH_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "grass", "gravel")
@@ -29,6 +31,9 @@ PATCH_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "
 
 @dataclass
 class ArrayDataset:
+    """A dataset as a float64 array ``data`` (P, N), integer ``labels`` or None, a ``name``, the
+    original ``image_shape`` and the ``preprocessing`` applied (recorded in every output)."""
+
     data: np.ndarray
     labels: np.ndarray | None
     name: str
@@ -37,10 +42,12 @@ class ArrayDataset:
 
     @property
     def P(self) -> int:
+        """Number of samples."""
         return int(self.data.shape[0])
 
     @property
     def N(self) -> int:
+        """Dimension (pixels times channels for images)."""
         return int(self.data.shape[1])
 
 
@@ -53,11 +60,11 @@ def preprocess(x: np.ndarray, *, center: bool = True, scale: str = "unit") -> tu
     if scale == "unit":
         s = float(np.sqrt(np.mean(np.var(x, axis=0, ddof=1))))
         if s == 0:
-            raise ValueError("data have zero variance: cannot scale to unit variance")
+            raise InputError("data have zero variance: cannot scale to unit variance")
         x = x / s
         info["divided_by"] = s
     elif scale != "none":
-        raise ValueError(f"scale must be 'unit' or 'none', got {scale!r}")
+        raise InputError(f"scale must be 'unit' or 'none', got {scale!r}")
     return x, info
 
 
@@ -66,16 +73,16 @@ def subset(ds: ArrayDataset, *, classes=None, P: int | None = None, seed: int = 
     keep = np.arange(ds.P)
     if classes is not None:
         if ds.labels is None:
-            raise ValueError(f"{ds.name} has no labels: cannot select classes")
+            raise InputError(f"{ds.name} has no labels: cannot select classes")
         classes = [int(c) for c in classes]
         missing = sorted(set(classes) - set(np.unique(ds.labels).tolist()))
         if missing:
-            raise ValueError(f"classes {missing} do not occur in {ds.name}")
+            raise InputError(f"classes {missing} do not occur in {ds.name}")
         keep = keep[np.isin(ds.labels, classes)]
     if P is not None:
         P = require_int("P", P, 2)
         if P > keep.size:
-            raise ValueError(f"P must be <= {keep.size} (rows available), got {P}")
+            raise InputError(f"P must be <= {keep.size} (rows available), got {P}")
         keep = np.sort(np.random.default_rng(seed).choice(keep, size=P, replace=False))
     return replace(ds, data=ds.data[keep], labels=None if ds.labels is None else ds.labels[keep])
 
@@ -126,7 +133,7 @@ def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PAT
         try:
             im = getattr(skdata, name)()
         except AttributeError:
-            raise ValueError(f"unknown scikit-image image {name!r}") from None
+            raise InputError(f"unknown scikit-image image {name!r}") from None
         im = im.astype(np.float64) / (255.0 if im.dtype == np.uint8 else 1.0)
         if color:
             if im.ndim != 3:
@@ -137,7 +144,7 @@ def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PAT
         if min(im.shape[:2]) >= k:
             sources.append(im)
     if not sources:
-        raise ValueError("no source image is large enough (or colored, with color=True)")
+        raise InputError("no source image is large enough (or colored, with color=True)")
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(sources), P)
     patches = np.empty((P, k * k * (3 if color else 1)))
@@ -150,6 +157,28 @@ def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PAT
     shape = (k, k, 3) if color else (k, k)
     return _finish(patches, which.astype(np.int64), f"patches{k}", shape, center, scale,
                    {"images": [n for n in images], "k": k})
+
+
+def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load ``(data, labels)`` from ``.npy`` or ``.npz`` (keys ``data``/``x`` and optional
+    ``labels``/``y``; a single-array ``.npz`` is taken as the data)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"path does not exist: {path}")
+    try:
+        if path.suffix == ".npy":
+            return validate_data(np.load(path, allow_pickle=False)), None
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                keys = list(z.files)
+                data_key = next((k for k in ("data", "x", "X") if k in keys), keys[0] if len(keys) == 1 else None)
+                if data_key is None:
+                    raise InputError(f"{path} has arrays {keys}: name the data 'data' (and labels 'labels')")
+                labels = next((z[k] for k in ("labels", "y") if k in keys), None)
+                return validate_data(z[data_key]), labels
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    raise InputError(f"path must end in .npy or .npz, got {path.name}")
 
 
 def from_array(array_or_path, labels=None, *, center: bool = False, scale: str = "none",
@@ -166,5 +195,5 @@ def from_array(array_or_path, labels=None, *, center: bool = False, scale: str =
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (x.shape[0],):
-            raise ValueError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
+            raise InputError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
     return _finish(x, labels, name, None, center, scale)

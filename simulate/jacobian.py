@@ -1,4 +1,4 @@
-"""Jacobians of scores and local-dimension estimators [AVS+24] (physics.md section 3).
+"""Jacobians of scores and local-dimension estimators [AVS+24] (docs/subspaces.md).
 
 For the empirical score in OU time the Jacobian is exact and closed-form::
 
@@ -20,8 +20,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from theory.validation import InputError
+
 from ._torch import check_points
-from .scores import EmpiricalScore, ou_coefficients
+from .scores import EmpiricalScoreBase, ou_coefficients
 
 __all__ = [
     "empirical_score_jacobian",
@@ -41,33 +43,15 @@ __all__ = [
 LOST_FRACTION = 0.5
 
 
-@torch.no_grad()
-def posterior_covariance(empirical: EmpiricalScore, x: torch.Tensor, t: float) -> torch.Tensor:
-    """``Cov_w(a)`` (B, N, N) under the softmax weights at ``(x, t)``, streamed over ``P``.
-
-    Moments are accumulated about ``x e^{t}`` (the query in VE coordinates), which keeps the
-    subtraction ``E[dd] - E[d]E[d]`` well conditioned when the weights condense on points near
-    ``x``. The per-chunk buffer ``(B, chunk, N)`` respects the score's memory budget.
-    """
-    x = empirical._check_query(x)
-    c, _ = ou_coefficients(t)
-    B, N = x.shape
-    centre = x / c
-    run_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
-    m1 = torch.zeros(B, N, dtype=x.dtype, device=x.device)
-    m2 = torch.zeros(B, N, N, dtype=x.dtype, device=x.device)
-    for chunk in empirical.stream(x, t, max(1, empirical.chunk_size(B) // max(N, 1))):
-        d = chunk.points[None, :, :] - centre[:, None, :]  # (B, chunk, N)
-        wd = chunk.weights[:, :, None] * d
-        run_sum = run_sum * chunk.rescale + chunk.weights.sum(dim=1)
-        m1 = m1 * chunk.rescale[:, None] + wd.sum(dim=1)
-        m2 = m2 * chunk.rescale[:, None, None] + torch.bmm(wd.transpose(1, 2), d)
-    mean = m1 / run_sum[:, None]
-    cov = m2 / run_sum[:, None, None] - mean[:, :, None] * mean[:, None, :]
-    return 0.5 * (cov + cov.transpose(1, 2))
+def posterior_covariance(empirical: EmpiricalScoreBase, x: torch.Tensor, t: float) -> torch.Tensor:
+    """``Cov_w(a)`` (B, N, N) under the softmax weights at ``(x, t)``, streamed over ``P`` by any
+    empirical score (moments accumulated about ``x e^{t}``, which keeps ``E[dd] - E[d]E[d]`` well
+    conditioned when the weights condense; the ``(B, chunk, N)`` buffer respects the budget)."""
+    return empirical.posterior_covariance(x, t)
 
 
-def empirical_score_jacobian(empirical: EmpiricalScore, x: torch.Tensor, t: float, *, variable: str = "ou") -> torch.Tensor:
+def empirical_score_jacobian(empirical: EmpiricalScoreBase, x: torch.Tensor, t: float, *,
+                             variable: str = "ou") -> torch.Tensor:
     """Exact Jacobian of the empirical score at each row of ``x`` (B, N, N).
 
     ``variable="ou"``: ``dS/dx`` in OU variables; ``"ve"``: in variance-exploding variables,
@@ -81,7 +65,7 @@ def empirical_score_jacobian(empirical: EmpiricalScore, x: torch.Tensor, t: floa
         return jac
     if variable == "ve":
         return jac * (c * c)
-    raise ValueError(f"variable must be 'ou' or 've', got {variable!r}")
+    raise InputError(f"variable must be 'ou' or 've', got {variable!r}")
 
 
 def empirical_score_dense(data: torch.Tensor, x: torch.Tensor, t: float) -> torch.Tensor:
@@ -111,7 +95,7 @@ def probe_jacobian(score: Callable, x: torch.Tensor, t: float, *, step: float, g
     x = check_points("x", x)
     B, N = x.shape
     if not (step > 0):
-        raise ValueError(f"step must be > 0, got {step!r}")
+        raise InputError(f"step must be > 0, got {step!r}")
     q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=x.dtype, device=x.device))
     O = q * torch.sign(torch.diagonal(r))
     probes = x[:, None, :] + step * O.T[None, :, :]  # (B, N probes, N): row k is x + step o_k

@@ -1,6 +1,6 @@
 """Trained score networks: denoisers for vectors (MLP) and small images (compact U-Net), EDM
 preconditioning in our OU time, a seeded, resumable training loop, and the wrapper that plugs
-any denoiser into the samplers (physics.md section 5).
+any denoiser into the samplers (docs/networks.md).
 
 Convention (k-diffusion / EDM): a denoiser is a module ``model(x_ve, sigma) -> D`` that estimates
 the clean point ``E[a | x_ve]`` from ``x_ve = a + sigma z`` (variance-exploding coordinates).
@@ -21,17 +21,35 @@ import torch
 from torch import nn
 from tqdm.auto import trange
 
-from theory.atomic import atomic_write_bytes
+from theory.conventions import t_to_sigma_edm
+from theory.validation import InputError, require_int
 
 from ._torch import check_points
+from .io import atomic_write_bytes
 from .scores import ou_coefficients
 
 __all__ = ["MLPDenoiser", "UNetDenoiser", "EDMPreconditioner", "DenoiserScore", "TrainConfig", "TrainResult",
-           "train_denoiser"]
+           "train_denoiser", "init_parameters_"]
+
+
+@torch.no_grad()
+def init_parameters_(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Re-draw the weights of every ``Linear`` and ``Conv2d`` in ``module`` from ``generator`` with
+    PyTorch's default laws (Kaiming-uniform weights with ``a = sqrt(5)``, biases uniform in
+    ``+-1/sqrt(fan_in)``): seeded initialisation without touching the global RNG."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                fan_in = layer.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return module
 
 
 class _FourierEmbedding(nn.Module):
-    """Fixed random Fourier features of the noise level ``c_noise = ln(sigma)/4``."""
+    """Fixed random Fourier features of the noise level ``c_noise = ln(sigma)/4`` (frequencies from
+    a private generator with a fixed seed: part of the architecture, not of the initialisation)."""
 
     def __init__(self, dim: int, scale: float = 16.0, seed: int = 0):
         super().__init__()
@@ -39,17 +57,22 @@ class _FourierEmbedding(nn.Module):
         self.register_buffer("freqs", torch.randn(dim // 2, generator=g) * scale)
 
     def forward(self, c_noise: torch.Tensor) -> torch.Tensor:
+        """Features (B, dim) of ``c_noise`` (B,)."""
         arg = 2 * math.pi * c_noise[:, None] * self.freqs.to(c_noise.dtype)
         return torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)
 
 
 class MLPDenoiser(nn.Module):
-    """``F(x_in, c_noise)`` for vectors: an MLP on ``[x_in, embedding(c_noise)]`` (SiLU)."""
+    """``F(x_in, c_noise)`` for vectors: an MLP on ``[x_in, embedding(c_noise)]`` (SiLU).
 
-    def __init__(self, dim: int, width: int = 256, depth: int = 3, embedding: int = 64):
+    ``generator``: draw the initial weights from it (:func:`init_parameters_`); without one,
+    PyTorch's global RNG initialises them as usual."""
+
+    def __init__(self, dim: int, width: int = 256, depth: int = 3, embedding: int = 64, *,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if min(dim, width, depth, embedding) < 1:
-            raise ValueError("dim, width, depth and embedding must be >= 1")
+            raise InputError("dim, width, depth and embedding must be >= 1")
         self.embed = _FourierEmbedding(embedding)
         layers, d_in = [], dim + embedding
         for _ in range(depth):
@@ -58,8 +81,11 @@ class MLPDenoiser(nn.Module):
         layers.append(nn.Linear(d_in, dim))
         self.net = nn.Sequential(*layers)
         self.dim = dim
+        if generator is not None:
+            init_parameters_(self, generator)
 
     def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        """``F(x_in, c_noise)``: (B, dim)."""
         return self.net(torch.cat([x_in, self.embed(c_noise)], dim=1))
 
 
@@ -81,9 +107,11 @@ class _ResBlock(nn.Module):
 
 class UNetDenoiser(nn.Module):
     """A compact U-Net for ``channels x H x W`` images, ``H, W`` in 8..32 and even: two resolutions,
-    residual blocks with the noise embedding added, one skip connection."""
+    residual blocks with the noise embedding added, one skip connection. ``generator`` seeds the
+    initial weights (:func:`init_parameters_`)."""
 
-    def __init__(self, channels: int = 1, width: int = 32, embedding: int = 64):
+    def __init__(self, channels: int = 1, width: int = 32, embedding: int = 64, *,
+                 generator: torch.Generator | None = None):
         super().__init__()
         self.embed = nn.Sequential(_FourierEmbedding(embedding), nn.Linear(embedding, embedding), nn.SiLU())
         self.inp = nn.Conv2d(channels, width, 3, padding=1)
@@ -93,10 +121,13 @@ class UNetDenoiser(nn.Module):
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.up1 = _ResBlock(3 * width, width, embedding)
         self.out = nn.Conv2d(width, channels, 3, padding=1)
+        if generator is not None:
+            init_parameters_(self, generator)
 
     def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        """``F(x_in, c_noise)``: (B, C, H, W)."""
         if x_in.ndim != 4 or x_in.shape[-1] % 2 or x_in.shape[-2] % 2 or not 8 <= min(x_in.shape[-2:]) <= 32:
-            raise ValueError(f"UNetDenoiser needs (B, C, H, W) with even H, W in 8..32, got {tuple(x_in.shape)}")
+            raise InputError(f"UNetDenoiser needs (B, C, H, W) with even H, W in 8..32, got {tuple(x_in.shape)}")
         e = self.embed(c_noise)
         h1 = self.down1(self.inp(x_in), e)
         h2 = self.mid(self.pool(h1), e)
@@ -116,6 +147,7 @@ class EDMPreconditioner(nn.Module):
         self.net, self.sigma_data, self.shape = net, float(sigma_data), shape
 
     def forward(self, x_ve: torch.Tensor, sigma) -> torch.Tensor:
+        """The denoised estimate ``D(x_ve, sigma)``."""
         sigma = torch.as_tensor(sigma, dtype=x_ve.dtype, device=x_ve.device).reshape(-1)
         sigma = sigma.expand(x_ve.shape[0]) if sigma.numel() == 1 else sigma
         sd2 = self.sigma_data**2
@@ -141,8 +173,9 @@ class DenoiserScore:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """The OU score at ``(x, t)``."""
         c, var = ou_coefficients(t)
-        sigma = math.sqrt(math.expm1(2 * float(t)))
+        sigma = float(t_to_sigma_edm(float(t)))
         return (c * self.model(x / c, sigma) - x) / var
 
 
@@ -162,6 +195,9 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """The trained ``model``, its exponential moving average ``ema`` (the one to sample with),
+    the per-step ``losses`` and the number of steps done."""
+
     model: nn.Module
     ema: nn.Module
     losses: list = field(default_factory=list)
@@ -186,8 +222,8 @@ def train_denoiser(model: nn.Module, data: torch.Tensor, config: TrainConfig = T
     run.
     """
     data = check_points("data", data)
-    if config.steps < 1 or config.batch_size < 1:
-        raise ValueError("steps and batch_size must be >= 1")
+    require_int("steps", config.steps, 1)
+    require_int("batch_size", config.batch_size, 1)
     gen = torch.Generator(device=data.device).manual_seed(config.seed)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)

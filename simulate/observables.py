@@ -1,10 +1,15 @@
-"""Observables of speciation and collapse measured on sampled trajectories (physics.md sec. 2).
+"""Observables of speciation and collapse measured on sampled trajectories (docs/gaussian-mixture.md).
 
 * :func:`cloning_experiment`: branch trajectories at times ``t_b`` into pairs with independent
   noise and record whether each pair ends in the same class (and on the same training point).
-* :func:`collapse_experiment`: per trajectory, the time after which the nearest scaled training
-  point ``e^{-t} a^mu`` never changes again.
+* :func:`collapse_experiment`: per trajectory, the **lock-in time** after which the nearest scaled
+  training point ``e^{-t} a^mu`` never changes again, and the **condensation time** after which
+  the largest softmax weight stays above 1/2.
 * :func:`excess_entropy_estimate`: Monte Carlo estimator ``f^e(t)`` with standard errors.
+
+Measured times have their own names; ``collapse_time`` is reserved for the predictions of
+:mod:`theory`. Every function takes any empirical score of the protocol of
+:mod:`simulate.scores` (streamed, engine or sharded).
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from theory.validation import require_int
+from theory.validation import InputError, require_int
 
 from ._torch import check_points
 from .samplers import _check_times, _split, euler_maruyama_step_, sample_euler_maruyama
-from .scores import EmpiricalScore, ou_coefficients
-from .stats import binomial_interval, bootstrap_interval, median_interval
+from .scores import EmpiricalScoreBase, ou_coefficients
+from .stats import binomial_interval, bootstrap_interval, first_crossing, median_interval, normal_quantile
 
 __all__ = [
     "CloningResult",
@@ -30,29 +35,19 @@ __all__ = [
     "EntropyEstimate",
     "cloning_experiment",
     "collapse_experiment",
-    "collapse_times_from_indices",
+    "lock_in_times_from_indices",
     "condensation_times_from_weights",
     "excess_entropy_estimate",
     "fraction_at_or_after",
-    "interpolated_crossing",
+    "crossing_from_above",
 ]
 
 
-def interpolated_crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
-    """Largest-``t`` crossing of ``level`` by a curve that rises as ``t`` decreases.
-
-    Scans from the largest time downwards for the first point with ``value >= level`` and
-    interpolates linearly in ``t`` with the previous point. NaN if the curve never reaches
-    ``level`` or already starts above it.
-    """
-    order = np.argsort(times)[::-1]
-    t, v = np.asarray(times, float)[order], np.asarray(values, float)[order]
-    above = np.nonzero(v >= level)[0]
-    if above.size == 0 or above[0] == 0:
-        return float("nan")
-    j = above[0]
-    t0, t1, v0, v1 = t[j - 1], t[j], v[j - 1], v[j]
-    return float(t0 + (level - v0) * (t1 - t0) / (v1 - v0))
+def crossing_from_above(times, values, level: float) -> float:
+    """Where a curve that rises as ``t`` decreases first reaches ``level``, scanning down from the
+    largest time (NaN if it never does, or already starts at or above it)."""
+    order = np.argsort(np.asarray(times, float))[::-1]
+    return first_crossing(np.asarray(times, float)[order], np.asarray(values, float)[order], level, rising=True)
 
 
 @dataclass
@@ -81,13 +76,13 @@ class CloningResult:
 
     def crossing(self, level: float) -> float:
         """Interpolated branch time where the measured ``phi`` crosses ``level``."""
-        return interpolated_crossing(self.branch_times, self.phi(), level)
+        return crossing_from_above(self.branch_times, self.phi(), level)
 
     def crossing_interval(self, level: float, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0):
         """``(estimate, low, high)`` of the crossing, bootstrapping parent trajectories (rows),
         which keeps the correlation between branch times of one parent."""
         rng = np.random.default_rng(seed)
-        stat = lambda rows: interpolated_crossing(self.branch_times, rows.mean(axis=0), level)
+        stat = lambda rows: crossing_from_above(self.branch_times, rows.mean(axis=0), level)
         return bootstrap_interval(stat, self.same_class.astype(float), confidence=confidence,
                                   n_resamples=n_resamples, rng=rng)
 
@@ -122,10 +117,10 @@ def cloning_experiment(
     x = check_points("x", x)
     branch = np.asarray(branch_times, dtype=float).ravel()
     if branch.size == 0:
-        raise ValueError("branch_times must be non-empty")
+        raise InputError("branch_times must be non-empty")
     idx = np.unique([int(np.argmin(np.abs(times - b))) for b in branch])
     if np.any(idx >= len(times) - 1):
-        raise ValueError("branch_times must lie above the final time of the grid")
+        raise InputError("branch_times must lie above the final time of the grid")
     B, K = x.shape[0], len(idx)
     branch_at = {int(i): k for k, i in enumerate(idx)}
     # One preallocated buffer: parents in rows [0, B), the clones of branch k in the 2B rows
@@ -156,12 +151,12 @@ def cloning_experiment(
     return CloningResult(times[idx], same_class, same_point)
 
 
-def collapse_times_from_indices(times: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """Per trajectory, the time after which the nearest-point index never changes again.
+def lock_in_times_from_indices(times: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Per trajectory, the lock-in time: after it the nearest-point index never changes again.
 
-    ``nearest`` (S+1, B) holds the index at each grid time. The collapse time is the midpoint
-    of the grid interval in which the final index appeared for the last time; a trajectory
-    whose index never changed reports ``times[0]`` (censored from above).
+    ``nearest`` (S+1, B) holds the index at each grid time. The lock-in time is the midpoint of
+    the grid interval in which the final index appeared for the last time; a trajectory whose
+    index never changed reports ``times[0]`` (censored from above).
     """
     nearest = np.asarray(nearest)
     final = nearest[-1]
@@ -179,7 +174,7 @@ def condensation_times_from_weights(times: np.ndarray, max_weight: np.ndarray, l
     """Per trajectory, the time after which the largest softmax weight stays above ``level``.
 
     The REM reading of collapse (one term dominates the partition function). Same conventions
-    as :func:`collapse_times_from_indices`: midpoint of the last grid interval in which the
+    as :func:`lock_in_times_from_indices`: midpoint of the last grid interval in which the
     weight rose through ``level``; ``times[0]`` if it never was below; ``times[-1]`` if it ends
     below.
     """
@@ -207,44 +202,66 @@ def fraction_at_or_after(event_times: np.ndarray, t) -> np.ndarray:
 class CollapseResult:
     """Per-trajectory collapse measurements from :func:`collapse_experiment`.
 
-    ``collapse_time``: last change of the nearest scaled training point (physics.md sec. 2 (a));
-    ``condensation_time``: the largest softmax weight stays above 1/2 afterwards (REM reading).
+    ``lock_in_time``: last change of the nearest scaled training point (observable (a) of
+    docs/gaussian-mixture.md); ``condensation_time``: the largest softmax weight stays above 1/2
+    afterwards (the REM reading); ``nearest_index`` and ``max_weight`` (S+1, B) per grid time;
+    ``final_distance2``: ``|x - e^{-t} a^nearest|^2 / N`` at the last time.
     """
 
     times: np.ndarray
     nearest_index: np.ndarray
-    collapse_time: np.ndarray
+    lock_in_time: np.ndarray
     final_distance2: np.ndarray
     final_x: np.ndarray
     max_weight: np.ndarray
     condensation_time: np.ndarray
 
-    def fraction_collapsed(self, t) -> np.ndarray:
+    def fraction_locked_in(self, t) -> np.ndarray:
         """Fraction of trajectories already committed to their final training point at ``t``."""
-        return fraction_at_or_after(self.collapse_time, t)
+        return fraction_at_or_after(self.lock_in_time, t)
 
-    def median_collapse_time(self, confidence: float = 0.95):
-        """``(median, low, high)`` with an order-statistic interval."""
-        return median_interval(self.collapse_time, confidence)
+    def median_lock_in_time(self, confidence: float = 0.95):
+        """``(median, low, high)`` of the lock-in time, with an order-statistic interval."""
+        return median_interval(self.lock_in_time, confidence)
+
+    def median_condensation_time(self, confidence: float = 0.95):
+        """``(median, low, high)`` of the condensation time, with an order-statistic interval."""
+        return median_interval(self.condensation_time, confidence)
 
 
 @torch.no_grad()
 def collapse_experiment(
-    empirical: EmpiricalScore,
+    empirical: EmpiricalScoreBase,
     x: torch.Tensor,
     times,
     *,
     generator: torch.Generator | None = None,
     disable: bool | None = None,
 ) -> CollapseResult:
-    """Run the backward SDE with the empirical score and track the nearest scaled training point.
+    """Run the backward SDE with an empirical score and track the nearest scaled training point.
 
-    Returns, per trajectory, the collapse time (:func:`collapse_times_from_indices`) and the
-    final squared distance per component ``|x - e^{-t} a^nearest|^2 / N`` at ``times[-1]``.
+    Parameters
+    ----------
+    empirical : EmpiricalScoreBase
+        Any empirical score (streamed, engine or sharded).
+    x : Tensor (B, N)
+        Samples at ``times[0]`` (e.g. exact draws from ``P^e_t``, :func:`simulate.data.noised`).
+    times : array_like
+        Decreasing times; the last must be > 0.
+    generator : torch.Generator, optional
+        Noise of the sampler.
+    disable : bool, optional
+        Disable the progress bar (tqdm convention: None shows it only on a terminal).
+
+    Returns
+    -------
+    CollapseResult
+        Per trajectory the lock-in time (:func:`lock_in_times_from_indices`), the condensation
+        time and the final squared distance per component ``|x - e^{-t} a^nearest|^2 / N``.
     """
     times = _check_times(times)
     if times[-1] <= 0:
-        raise ValueError("the final time must be > 0 to locate the nearest scaled training point")
+        raise InputError("the final time must be > 0 to locate the nearest scaled training point")
     x = check_points("x", x, dim=empirical.N)
     rows, weights = [], []
 
@@ -254,15 +271,15 @@ def collapse_experiment(
 
     x = sample_euler_maruyama(empirical.evaluate, x, times, callback=record, disable=disable, generator=generator)
     t_end = float(times[-1])
-    final = empirical.evaluate(x, t_end, need_score=False)
+    final = empirical.evaluate(x, t_end, need=())
     final_idx = final.nearest_index
     rows.append(final_idx.cpu())
     weights.append(final.max_weight.cpu())
     nearest = torch.stack(rows).numpy()
     max_weight = torch.stack(weights).double().numpy()
     c, _ = ou_coefficients(t_end)
-    d2 = ((x - c * empirical.data[final_idx]) ** 2).sum(dim=1) / empirical.N
-    return CollapseResult(times, nearest, collapse_times_from_indices(times, nearest), d2.cpu().numpy(),
+    d2 = ((x - c * empirical.rows(final_idx).to(x.dtype)) ** 2).sum(dim=1) / empirical.N
+    return CollapseResult(times, nearest, lock_in_times_from_indices(times, nearest), d2.cpu().numpy(),
                           x.cpu().numpy(), max_weight, condensation_times_from_weights(times, max_weight))
 
 
@@ -270,7 +287,7 @@ def collapse_experiment(
 class EntropyEstimate:
     """Monte Carlo excess entropy per time.
 
-    ``f`` is the estimator ``f^e(t)`` of physics.md (it saturates near 0 below ``t_C``, where the
+    ``f`` is the estimator ``f^e(t)`` of docs/gaussian-mixture.md (it saturates near 0 below ``t_C``, where the
     planted term dominates). ``f_rest`` is the same with each sample's own training point left
     out: the self-averaging part ``(1/N) ln Z_rest + 1/2``, which estimates the unclipped ``f(t)``
     above ``t_C`` and turns negative below it, so its zero locates the collapse.
@@ -292,22 +309,21 @@ class EntropyEstimate:
     def stderr_over_alpha(self) -> np.ndarray:
         return self.stderr / self.alpha
 
-    def collapse_time(self, confidence: float = 0.95):
-        """``(t_C, low, high)``: zero of ``f_rest`` (linear interpolation in ``t``); the interval
-        inverts the pointwise normal band ``f_rest +- z stderr`` (``f`` increases with ``t``)."""
+    def zero_crossing(self, confidence: float = 0.95):
+        """``(t, low, high)``: the zero of ``f_rest`` (linear interpolation in ``t``), the
+        estimator's measurement of the collapse time; the interval inverts the pointwise normal
+        band ``f_rest +- z stderr`` (``f`` increases with ``t``)."""
         if self.f_rest is None:
-            raise ValueError("run excess_entropy_estimate with leave_one_out=True to locate t_C")
-        from scipy.stats import norm
-
-        z = norm.ppf(0.5 + confidence / 2)
-        cross = lambda curve: interpolated_crossing(self.t, -curve, 0.0)
+            raise InputError("this estimate has no leave-one-out curve f_rest to locate the zero")
+        z = normal_quantile(confidence)
+        cross = lambda curve: crossing_from_above(self.t, -curve, 0.0)
         return (cross(self.f_rest), cross(self.f_rest + z * self.stderr_rest),
                 cross(self.f_rest - z * self.stderr_rest))
 
 
 @torch.no_grad()
 def excess_entropy_estimate(
-    empirical: EmpiricalScore,
+    empirical: EmpiricalScoreBase,
     t_values,
     n_samples: int,
     *,
@@ -326,9 +342,9 @@ def excess_entropy_estimate(
     batch_size = require_int("batch_size", batch_size, 1)
     t_values = np.asarray(t_values, dtype=float).ravel()
     if t_values.size == 0 or not np.all(np.isfinite(t_values)) or np.any(t_values <= 0):
-        raise ValueError("t_values must be a non-empty array of finite times > 0")
-    data = empirical.data
+        raise InputError("t_values must be a non-empty array of finite times > 0")
     P, N = empirical.P, empirical.N
+    dtype, device = empirical.dtype, empirical.device
     alpha = math.log(P) / N
     f, se, f_rest, se_rest = [], [], [], []
     for t in tqdm(t_values, disable=disable, desc="excess entropy", leave=False):
@@ -336,11 +352,12 @@ def excess_entropy_estimate(
         full_parts, rest_parts = [], []
         for start in range(0, n_samples, batch_size):
             m = min(batch_size, n_samples - start)
-            mu = torch.randint(0, P, (m,), generator=generator, device=data.device)
-            z = torch.randn((m, N), generator=generator, dtype=data.dtype, device=data.device)
-            xs = c * data[mu] + math.sqrt(var) * z
-            rest = empirical.evaluate(xs, float(t), need_score=False, exclude=mu).log_density.double()
-            planted = (-((xs - c * data[mu]) ** 2).sum(dim=1) / (2 * var)).double() - math.log(P) \
+            mu = torch.randint(0, P, (m,), generator=generator, device=device)
+            z = torch.randn((m, N), generator=generator, dtype=dtype, device=device)
+            a = empirical.rows(mu).to(dtype)
+            xs = c * a + math.sqrt(var) * z
+            rest = empirical.evaluate(xs, float(t), need=(), exclude=mu).log_density.double()
+            planted = (-((xs - c * a) ** 2).sum(dim=1) / (2 * var)).double() - math.log(P) \
                 - 0.5 * N * math.log(2 * math.pi * var)
             full_parts.append(torch.logaddexp(rest, planted).cpu())
             rest_parts.append(rest.cpu())

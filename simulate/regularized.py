@@ -1,4 +1,8 @@
-"""Regularised closed-form scores of the empirical density [BDKOS25] (physics.md section 5).
+"""Regularised closed-form scores of the empirical density [BDKOS25] (docs/networks.md).
+
+The dense functions (``softmax_weights`` ... ``floored_score``) form the full ``B x P`` weights:
+they are the reference forms for small checks. :class:`TikhonovScore` and :class:`FlooredScore`,
+which the samplers use, are computed from one streamed pass of the empirical score instead.
 
 Written for a general Gaussian perturbation ``x = scale * a + sigma * z`` (OU: ``scale = e^{-t}``,
 ``sigma^2 = Delta_t``; variance exploding: ``scale = 1``). With softmax weights
@@ -19,17 +23,19 @@ import math
 
 import torch
 
+from theory.validation import InputError
+
 from ._torch import check_points
-from .scores import ou_coefficients
+from .scores import as_empirical_score, ou_coefficients
 
 __all__ = ["softmax_weights", "empirical_score_general", "tikhonov_score", "floored_score", "TikhonovScore",
-           "FlooredScore", "sample_heun_ve"]
+           "FlooredScore"]
 
 
 def _logits(data: torch.Tensor, x: torch.Tensor, scale: float, sigma: float) -> torch.Tensor:
     check_points("x", x, dim=data.shape[1])
     if not (sigma > 0 and math.isfinite(sigma)):
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        raise InputError(f"sigma must be > 0, got {sigma!r}")
     return -((x[:, None, :] - scale * data[None, :, :]) ** 2).sum(-1) / (2 * sigma**2)
 
 
@@ -39,13 +45,14 @@ def softmax_weights(data, x, scale: float, sigma: float) -> torch.Tensor:
 
 
 def empirical_score_general(data, x, scale: float, sigma: float) -> torch.Tensor:
+    """``s_N = (scale m(x) - x) / sigma^2`` (dense)."""
     return (scale * softmax_weights(data, x, scale, sigma) @ data - x) / sigma**2
 
 
 def tikhonov_score(data, x, scale: float, sigma: float, c: float) -> torch.Tensor:
     """``(scale m(x) - x) / (sigma^2 + c)``, ``c >= 0``."""
     if not (c >= 0 and math.isfinite(c)):
-        raise ValueError(f"c must be >= 0, got {c!r}")
+        raise InputError(f"c must be >= 0, got {c!r}")
     return (scale * softmax_weights(data, x, scale, sigma) @ data - x) / (sigma**2 + c)
 
 
@@ -54,7 +61,7 @@ def floored_score(data, x, scale: float, sigma: float, tau: float) -> torch.Tens
 
     ``grad p~ = p~ s_N``, so this is ``s_N * p~ / max(p~, tau)``, evaluated in log space."""
     if not (tau > 0 and math.isfinite(tau)):
-        raise ValueError(f"tau must be > 0, got {tau!r}")
+        raise InputError(f"tau must be > 0, got {tau!r}")
     logits = _logits(data, x, scale, sigma)
     log_p = torch.logsumexp(logits, dim=1)
     s_n = (scale * torch.softmax(logits, dim=1) @ data - x) / sigma**2
@@ -63,42 +70,37 @@ def floored_score(data, x, scale: float, sigma: float, tau: float) -> torch.Tens
 
 
 class TikhonovScore:
-    """``s_c`` in OU time (``scale = e^{-t}``, ``sigma^2 = Delta_t``), for the samplers."""
+    """``s_c = (e^{-t} m(x) - x) / (Delta_t + c) = s_N Delta_t / (Delta_t + c)`` in OU time, from
+    the streamed empirical score ``s_N`` of ``data`` (a tensor or any empirical score)."""
 
-    def __init__(self, data: torch.Tensor, c: float):
-        self.data = check_points("data", data)
+    def __init__(self, data, c: float):
+        if not (c >= 0 and math.isfinite(c)):
+            raise InputError(f"c must be >= 0, got {c!r}")
+        self.empirical = as_empirical_score(data)
         self.c = float(c)
 
     def __call__(self, x, t):
-        scale, var = ou_coefficients(t)
-        return tikhonov_score(self.data, x, scale, math.sqrt(var), self.c)
+        """The Tikhonov score at ``(x, t)``."""
+        _, var = ou_coefficients(t)
+        return self.empirical(x, t) * (var / (var + self.c))
 
 
 class FlooredScore:
-    """``s_tau`` in OU time, for the samplers."""
+    """``s_tau = s_N p~ / max(p~, tau)`` in OU time with the unnormalised
+    ``p~(x) = sum_n exp(-|x - e^{-t} a_n|^2 / (2 Delta_t))`` (the authors' normalisation), from one
+    streamed pass of the empirical score of ``data`` (a tensor or any empirical score)."""
 
-    def __init__(self, data: torch.Tensor, tau: float):
-        self.data = check_points("data", data)
+    def __init__(self, data, tau: float):
+        if not (tau > 0 and math.isfinite(tau)):
+            raise InputError(f"tau must be > 0, got {tau!r}")
+        self.empirical = as_empirical_score(data)
         self.tau = float(tau)
 
     def __call__(self, x, t):
-        scale, var = ou_coefficients(t)
-        return floored_score(self.data, x, scale, math.sqrt(var), self.tau)
-
-
-@torch.no_grad()
-def sample_heun_ve(score_ve, x: torch.Tensor, sigmas) -> torch.Tensor:
-    """Variance-exploding probability-flow ODE ``dx/dsigma = -sigma s(x, sigma)`` with Heun steps
-    along decreasing ``sigmas`` (the last step is Euler when it ends at 0). ``score_ve(x, sigma)``."""
-    sig = [float(s) for s in sigmas]
-    if len(sig) < 2 or any(b >= a for a, b in zip(sig, sig[1:])) or sig[-1] < 0:
-        raise ValueError("sigmas must be strictly decreasing and >= 0")
-    for s, s_next in zip(sig[:-1], sig[1:]):
-        d1 = -s * score_ve(x, s)
-        x_euler = x + (s_next - s) * d1
-        if s_next == 0:
-            x = x_euler
-            continue
-        d2 = -s_next * score_ve(x_euler, s_next)
-        x = x + 0.5 * (s_next - s) * (d1 + d2)
-    return x
+        """The floored score at ``(x, t)``."""
+        _, var = ou_coefficients(t)
+        ev = self.empirical.evaluate(x, t)
+        # ln p~ = ln P^e_t + ln P + (N/2) ln(2 pi Delta_t)
+        log_p = ev.log_density + math.log(self.empirical.P) + 0.5 * self.empirical.N * math.log(2 * math.pi * var)
+        factor = torch.exp(log_p - torch.clamp(log_p, min=math.log(self.tau)))
+        return ev.score * factor[:, None]

@@ -1,8 +1,14 @@
-"""Reverse-time samplers in OU time (k-diffusion style flat functions).
+"""Reverse-time samplers (k-diffusion style flat functions, one per algorithm).
 
-Backward SDE (integrated from ``t = T`` down): ``-dx/dt = x + 2 S(x, t) + noise`` with
-Euler–Maruyama step ``x <- x + h [x + 2 S(x, t)] + sqrt(2 h) xi`` (``h = t_i - t_{i+1} > 0``).
-Probability-flow ODE: ``-dx/dt = x + S(x, t)``, integrated with Heun's method (second order).
+OU time (docs/conventions.md):
+
+* :func:`sample_euler_maruyama`: backward SDE ``-dx/dt = x + 2 S(x, t) + noise`` with step
+  ``x <- x + h [x + 2 S(x, t)] + sqrt(2 h) xi`` (``h = t_i - t_{i+1} > 0``), weak order 1;
+* :func:`sample_heun`: probability-flow ODE ``-dx/dt = x + S(x, t)``, Heun's method, order 2.
+
+Variance-exploding noise level ``sigma`` (the [BDKOS25] regularisation experiments):
+
+* :func:`sample_heun_ve`: ``dx/dsigma = -sigma s(x, sigma)``, Heun's method, order 2.
 
 A score is any callable ``score(x, t) -> Tensor``; it may instead return an object with a
 ``.score`` attribute (e.g. :class:`simulate.scores.EmpiricalEvaluation`), which is then
@@ -21,7 +27,9 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-__all__ = ["time_grid", "euler_maruyama_step_", "sample_euler_maruyama", "sample_heun"]
+from theory.validation import InputError, require_int
+
+__all__ = ["time_grid", "euler_maruyama_step_", "sample_euler_maruyama", "sample_heun", "sample_heun_ve"]
 
 
 def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log") -> np.ndarray:
@@ -30,23 +38,22 @@ def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log")
     ``spacing="log"`` (default) is uniform in ``ln t`` — steps shrink with ``Delta_t`` so the
     stiff score near ``t = 0`` stays resolved; ``"linear"`` is uniform in ``t``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = require_int("steps", steps, 1)
     if not (math.isfinite(t_start) and math.isfinite(t_end) and t_start > t_end > 0):
-        raise ValueError(f"times must satisfy t_start > t_end > 0, got t_start={t_start!r}, t_end={t_end!r}")
+        raise InputError(f"times must satisfy t_start > t_end > 0, got t_start={t_start!r}, t_end={t_end!r}")
     if spacing == "log":
         return np.exp(np.linspace(math.log(t_start), math.log(t_end), steps + 1))
     if spacing == "linear":
         return np.linspace(t_start, t_end, steps + 1)
-    raise ValueError(f"spacing must be 'log' or 'linear', got {spacing!r}")
+    raise InputError(f"spacing must be 'log' or 'linear', got {spacing!r}")
 
 
 def _check_times(times) -> np.ndarray:
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size < 2:
-        raise ValueError("times must be a 1-D sequence of at least two times")
+        raise InputError("times must be a 1-D sequence of at least two times")
     if not np.all(np.isfinite(times)) or not np.all(np.diff(times) < 0) or times[-1] < 0:
-        raise ValueError("times must be finite, strictly decreasing and >= 0")
+        raise InputError("times must be finite, strictly decreasing and >= 0")
     return times
 
 
@@ -120,4 +127,35 @@ def sample_heun(
             continue
         s2, _ = _split(score(x_euler, t_next))
         x = x + 0.5 * h * (d1 + x_euler + s2)
+    return x
+
+
+@torch.no_grad()
+def sample_heun_ve(
+    score: Callable,
+    x: torch.Tensor,
+    sigmas,
+    *,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+) -> torch.Tensor:
+    """Integrate the variance-exploding probability-flow ODE ``dx/dsigma = -sigma s(x, sigma)``
+    along strictly decreasing ``sigmas`` with Heun's method (``score(x, sigma)`` is the VE score;
+    the last step is a plain Euler step when it ends at ``sigma = 0``).
+
+    The callback gets ``{"i", "sigma", "sigma_next", "x", "score"}`` before each step.
+    """
+    sig = _check_times(sigmas)
+    for i in trange(len(sig) - 1, disable=disable, desc="VE probability-flow ODE", leave=False):
+        s, s_next = float(sig[i]), float(sig[i + 1])
+        s1 = score(x, s)
+        if callback is not None:
+            callback({"i": i, "sigma": s, "sigma_next": s_next, "x": x, "score": s1})
+        d1 = -s * s1
+        x_euler = x + (s_next - s) * d1
+        if s_next == 0:
+            x = x_euler
+            continue
+        d2 = -s_next * score(x_euler, s_next)
+        x = x + 0.5 * (s_next - s) * (d1 + d2)
     return x

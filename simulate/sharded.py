@@ -1,12 +1,13 @@
 """The empirical score with the training set sharded across processes (one per GPU, or CPU
 processes with the gloo backend).
 
-Every rank holds a contiguous block of rows and streams it with :meth:`EmpiricalScore.partials`;
-the per-shard partials (maximum logit, sum of exponentials, weighted sum, best index) are combined
-with three collectives: ``all_reduce(MAX)`` of the maxima, then ``all_reduce(SUM)`` of the sums and
-weighted sums after rescaling each to the global maximum, and ``all_reduce(MAX)`` of the
-best-logit-tagged index. The result equals the unsharded evaluation up to the order of the
-floating-point sums. Query points ``x`` must be the same on every rank (broadcast them first).
+Every rank holds a contiguous block of rows and accumulates its :class:`~simulate.scores.Partials`
+with the same streaming loop as :class:`~simulate.scores.EmpiricalScore`; the partials are combined
+by :func:`~simulate.scores.merge_partials` with ``all_reduce`` as its reductions (MAX of the
+maxima, SUM of the rescaled sums, MAX of the best-logit-tagged index). The result equals the
+unsharded evaluation up to the order of the floating-point sums. Query points ``x`` must be the
+same on every rank (broadcast them first), and so must ``exclude`` and any random draws an
+observable makes (seed the generators identically on every rank).
 """
 
 from __future__ import annotations
@@ -14,71 +15,98 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from .scores import EmpiricalAccessors, EmpiricalEvaluation, EmpiricalScore, Partials, ou_coefficients
+from theory.validation import InputError, require_int
+
+from .scores import EmpiricalEvaluation, EmpiricalScore, EmpiricalScoreBase, Partials, _check_need, merge_partials
 
 __all__ = ["shard_bounds", "ShardedEmpiricalScore"]
 
 
 def shard_bounds(P: int, world_size: int, rank: int) -> tuple[int, int]:
     """Rows ``[start, stop)`` of rank ``rank``: contiguous blocks whose sizes differ by at most one."""
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
+    P, world_size = require_int("P", P, 1), require_int("world_size", world_size, 1)
+    if not 0 <= rank < world_size:
+        raise InputError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
     if P < world_size:
-        raise ValueError(f"P must be >= world_size so that no shard is empty, got P={P}, world_size={world_size}")
+        raise InputError(f"P must be >= world_size so that no shard is empty, got P={P}, world_size={world_size}")
     base, extra = divmod(P, world_size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
 
 
-class ShardedEmpiricalScore(EmpiricalAccessors):
+class ShardedEmpiricalScore(EmpiricalScoreBase):
     """Empirical score of the union of the shards held by the ranks of ``group``.
 
     Parameters
     ----------
     shard : Tensor (P_rank, N)
-        This rank's rows of the training set.
+        This rank's rows of the training set (at least one).
     start : int
-        Global index of the first row of ``shard`` (for ``nearest_index``).
+        Global index of the first row of ``shard``.
     group : ProcessGroup, optional
         Default: the world group (``torch.distributed`` must be initialised).
+    **score_kwargs
+        Passed to the local :class:`~simulate.scores.EmpiricalScore` (``memory_budget_bytes``,
+        ``chunk_size``).
     """
 
     def __init__(self, shard: torch.Tensor, start: int = 0, *, group=None, **score_kwargs):
         if not dist.is_available() or not dist.is_initialized():
-            raise ValueError("torch.distributed must be initialised (dist.init_process_group) before sharding")
-        self.local = EmpiricalScore(shard, **score_kwargs) if shard.shape[0] >= 2 else None
-        self._shard = shard
-        self.start = int(start)
+            raise InputError("torch.distributed must be initialised (dist.init_process_group) before sharding")
+        self.local = EmpiricalScore(shard, **score_kwargs)
+        self.start = require_int("start", start, 0)
         self.group = group
-        p = torch.tensor([shard.shape[0]], dtype=torch.long, device=shard.device)
-        dist.all_reduce(p, op=dist.ReduceOp.SUM, group=group)
-        self.P = int(p.item())
+        p = torch.tensor([self.local.P], dtype=torch.long, device=self.local.device)
+        self._all_reduce(p, dist.ReduceOp.SUM)
+        self._P = int(p.item())
 
-    def _local_partials(self, x, t, need_score) -> Partials:
-        if self.local is not None:
-            return self.local.partials(x, t, need_score=need_score, index_offset=self.start)
-        # a one-row shard: EmpiricalScore needs P >= 2, so form its partial directly
-        c, var = ou_coefficients(t)
-        a = self._shard[0]
-        logit = (2 * c * x @ a - c * c * (a @ a)) / (2 * var)
-        ones = torch.ones_like(logit)
-        weighted = a.expand_as(x).clone() if need_score else None
-        return Partials(logit, ones, weighted, torch.full_like(logit, self.start, dtype=torch.long))
+    def _all_reduce(self, tensor: torch.Tensor, op) -> torch.Tensor:
+        dist.all_reduce(tensor, op=op, group=self.group)
+        return tensor
+
+    @property
+    def P(self) -> int:
+        """Total number of training points over all ranks."""
+        return self._P
+
+    @property
+    def N(self) -> int:
+        """Dimension."""
+        return self.local.N
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """dtype of the training points."""
+        return self.local.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of this rank's shard."""
+        return self.local.device
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, t: float, *, need_score: bool = True) -> EmpiricalEvaluation:
-        part = self._local_partials(x, t, need_score)
-        global_max = part.max.clone()
-        dist.all_reduce(global_max, op=dist.ReduceOp.MAX, group=self.group)
-        finite = torch.where(torch.isfinite(global_max), global_max, torch.zeros_like(global_max))
-        scale = torch.exp(part.max - finite)
-        total = part.sum * scale
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
-        weighted = None
-        if need_score:
-            weighted = part.weighted * scale[:, None]
-            dist.all_reduce(weighted, op=dist.ReduceOp.SUM, group=self.group)
-        # the best index: only the rank(s) holding the global maximum propose their index
-        proposal = torch.where(part.max >= global_max, part.argmax, torch.full_like(part.argmax, -1))
-        dist.all_reduce(proposal, op=dist.ReduceOp.MAX, group=self.group)
-        return Partials(global_max, total, weighted, proposal).finish(x, t, self.P)
+    def partials(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None, index_offset: int = 0) -> Partials:
+        """The partials of the whole training set (this rank's, merged over the group)."""
+        part = self.local.partials(x, t, need=need, exclude=exclude, index_offset=self.start + index_offset)
+        return merge_partials(part, reduce_max=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.MAX),
+                              reduce_sum=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.SUM))
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None) -> EmpiricalEvaluation:
+        """Score, log-density, nearest index and largest weight over all shards (every rank gets them)."""
+        x = self.local._query(x)
+        exclude = self._check_exclude(exclude, x.shape[0])
+        part = self.partials(x, t, need=_check_need(need), exclude=exclude)
+        return part.finish(x, t, self.P)
+
+    @torch.no_grad()
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Training points by global index: each rank fills the rows it holds, then a SUM."""
+        index = torch.as_tensor(index, device=self.device)
+        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= self.P):
+            raise InputError(f"index must lie in [0, {self.P})")
+        out = torch.zeros(*index.shape, self.N, dtype=self.dtype, device=self.device)
+        local = index - self.start
+        mine = (local >= 0) & (local < self.local.P)
+        out[mine] = self.local.data[local[mine]]
+        return self._all_reduce(out, dist.ReduceOp.SUM)

@@ -16,10 +16,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from theory.conventions import t_to_tau
+
 from .data import noised
-from .jacobian import LOST_FRACTION, local_dimension_gap, posterior_covariance, retained_variance
-from .observables import interpolated_crossing
-from .scores import EmpiricalScore
+from .jacobian import LOST_FRACTION, local_dimension_gap, retained_variance
+from .observables import crossing_from_above
+from .scores import as_empirical_score
+from .stats import bootstrap_interval
 
 __all__ = ["SubspaceSweep", "subspace_sweep"]
 
@@ -59,37 +62,35 @@ class SubspaceSweep:
 
 def _crossing_interval(t, indicator, confidence, n_resamples, seed):
     """Crossing of 1/2 by the mean of ``indicator`` (T, M) over points, with a bootstrap that
-    resamples the points of each time independently."""
-    T, M = indicator.shape
-    est = interpolated_crossing(t, indicator.mean(axis=1), 0.5)
-    idx = np.random.default_rng(seed).integers(0, M, size=(n_resamples, T, M))
-    boot_frac = np.take_along_axis(indicator[None], idx, axis=2).mean(axis=2)  # (R, T)
-    boot = np.array([interpolated_crossing(t, f, 0.5) for f in boot_frac])
-    boot = boot[np.isfinite(boot)]
-    if not np.isfinite(est) or boot.size < n_resamples / 2:
+    resamples the points of each time independently (they are independent draws per time)."""
+    stat = lambda ind: crossing_from_above(t, ind.mean(axis=1), 0.5)
+    est, lo, hi = bootstrap_interval(stat, indicator, confidence=confidence, n_resamples=n_resamples,
+                                     rng=np.random.default_rng(seed), axis=1, strata_axis=0)
+    if not np.isfinite(est):
         return est, float("nan"), float("nan")
-    a = (1 - confidence) / 2
-    return est, float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))
+    return est, lo, hi
 
 
 @torch.no_grad()
-def subspace_sweep(data: torch.Tensor, variances, blocks, t_values, n_points: int, *, generator,
+def subspace_sweep(data, variances, blocks, t_values, n_points: int, *, generator,
                    disable: bool | None = None) -> SubspaceSweep:
     """Run the sweep over ``t_values`` with ``n_points`` exact draws from ``P^e_t`` per time.
 
-    ``variances`` (K,) and ``blocks`` (K slices of coordinates) describe the block structure the
-    retained variance is measured against.
+    ``data``: the training set (P, N) or any empirical score. ``variances`` (K,) and ``blocks``
+    (K slices of coordinates) describe the block structure the retained variance is measured
+    against. One streamed pass per time gives the posterior covariance and the largest weight.
     """
-    empirical = EmpiricalScore(data)
+    empirical = as_empirical_score(data)
     t_values = np.sort(np.asarray(t_values, dtype=float))[::-1]
     retained, dims, svals, wmax = [], [], [], []
+    eye = torch.eye(empirical.N, dtype=empirical.dtype, device=empirical.device)
     for t in tqdm(t_values, disable=disable, desc="subspace sweep", leave=False):
-        x, _ = noised(data, float(t), n_points, generator=generator)
-        cov = posterior_covariance(empirical, x, float(t))
-        wmax.append(empirical.evaluate(x, float(t), need_score=False).max_weight.double().cpu().numpy())
-        tau = float(np.expm1(2 * t))
+        x, _ = noised(empirical, float(t), n_points, generator=generator)
+        ev = empirical.evaluate(x, float(t), need=("covariance",))
+        cov = ev.covariance
+        wmax.append(ev.max_weight.double().cpu().numpy())
+        tau = float(t_to_tau(float(t)))
         retained.append(retained_variance(cov, tau, variances, blocks))
-        eye = torch.eye(data.shape[1], dtype=data.dtype, device=data.device)
         jac_ve = -eye / tau + cov / tau**2
         sv = torch.linalg.svdvals(jac_ve).double().cpu().numpy()
         dims.append(local_dimension_gap(sv))

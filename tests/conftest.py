@@ -1,11 +1,39 @@
-import numpy as np
-import pytest
-import torch
+"""Test configuration: every cache and configuration directory points into one temporary folder.
+
+Set before anything else is imported (matplotlib reads MPLCONFIGDIR, Ray its home folder at
+import time), so that no test writes to the user's home: HOME, XDG_CACHE_HOME, MPLCONFIGDIR and
+REGIMES_CACHE (the theory cache of :mod:`compare.theory_cache`); subprocesses inherit them.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+_SANDBOX = Path(tempfile.mkdtemp(prefix="regimes-tests-"))
+for _var, _sub in (("HOME", "home"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR", "matplotlib"),
+                   ("REGIMES_CACHE", "regimes-cache")):
+    (_SANDBOX / _sub).mkdir()
+    os.environ[_var] = str(_SANDBOX / _sub)
+
+sys.dont_write_bytecode = True  # nothing written into the checkout (no __pycache__ from the tests)
+sys.path.insert(0, str(Path(__file__).parent))  # tests/reference and tests/root_problems.py
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Path:
+    """The temporary folder that stands in for the user's home and caches."""
+    return _SANDBOX
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,3 +43,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SANDBOX, ignore_errors=True)

@@ -161,7 +161,7 @@ def test_theory_hmm_json_and_errors(tmp_path):
     assert {"t_c", "t_o", "t_g"} <= set(out)
     assert out["t_c"] == pytest.approx(0.20468346, abs=1e-5) and out["t_o"] == pytest.approx(0.39942496, abs=1e-5)
     assert out["t_g"] < out["t_c"] < out["t_o"]
-    assert list((tmp_path / "hmm").glob("times-relu-*.json"))  # cached for the next call
+    assert list((tmp_path / "hmm").glob("times-*.json"))  # cached for the next call
     lin = run_cli("theory", "hmm", "--alpha", "0.2", "--alpha-D", "0.5", "--spectrum", "orthogonal", "--json")
     assert json.loads(lin.stdout)["t_c"] == pytest.approx(0.48385917, abs=5e-9)
     bad = run_cli("theory", "hmm", "--alpha", "0.2", "--alpha-D", "0")

@@ -12,8 +12,8 @@ def test_delta_small_t_keeps_digits():
 
 
 def test_alpha():
-    assert cv.alpha(20000, 256) == pytest.approx(0.0386855, abs=5e-8)
-    assert cv.alpha(1e4, 64) == pytest.approx(np.log(1e4) / 64, rel=1e-15)
+    assert cv.alpha(256, 20000) == pytest.approx(0.0386855, abs=5e-8)
+    assert cv.alpha(64, 1e4) == pytest.approx(np.log(1e4) / 64, rel=1e-15)
 
 
 @pytest.mark.parametrize("forward,backward", [
@@ -75,9 +75,9 @@ def test_custom_schedule():
     (lambda: cv.ddpm_step_from_t(10.0), "t must lie"),
     (lambda: cv.t_to_tau(-1.0), "t must be >= 0"),
     (lambda: cv.t_to_tau(np.nan), "t must be finite"),
-    (lambda: cv.alpha(1, 10), "P must be an integer >= 2"),
-    (lambda: cv.alpha(10, 0), "N must be an integer >= 1"),
-    (lambda: cv.alpha(10.5, 3), "P must be an integer"),
+    (lambda: cv.alpha(10, 1), "P must be an integer >= 2"),
+    (lambda: cv.alpha(0, 10), "N must be an integer >= 1"),
+    (lambda: cv.alpha(3, 10.5), "P must be an integer"),
     (lambda: cv.sigma_edm_to_t("abc"), "sigma_edm"),
 ])
 def test_bad_input(call, match):

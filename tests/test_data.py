@@ -10,10 +10,10 @@ from compare.data_theory import entropy_collapse_time, summarize_data
 from simulate import EmpiricalScore, excess_entropy_estimate, isotropic_gaussian
 from simulate.datasets import from_array, load_digits, load_faces, load_patches, preprocess, subset
 from theory import collapse_time_isotropic, excess_entropy_isotropic
+from simulate.datasets import load_array
 from theory.data import (
     collapse_time_from_spectrum,
     data_spectrum,
-    load_array,
     samples_for_collapse_below,
     speciation_hierarchy,
     validate_data,
@@ -149,9 +149,9 @@ def test_subset_without_labels():
 def test_leave_one_out_estimator_matches_closed_form_above_collapse():
     N, P = 64, 10_000
     g = torch.Generator().manual_seed(8)
-    es = EmpiricalScore(isotropic_gaussian(P, N, generator=g).data)
+    es = EmpiricalScore(isotropic_gaussian(N, P, generator=g).data)
     a = math.log(P) / N
-    t_c = collapse_time_isotropic(a)
+    t_c = collapse_time_isotropic(a).value
     t = np.array([1.5, 2.0, 3.0]) * t_c
     est = excess_entropy_estimate(es, t, 3000, generator=g, disable=True)
     z = 3.29  # 99.9% two-sided per point
@@ -167,8 +167,8 @@ def test_entropy_collapse_time_within_interval_and_bias_shrinks():
     out = {}
     for N, P in [(64, 10_000), (512, 20_000)]:
         g = torch.Generator().manual_seed(5)
-        data = isotropic_gaussian(P, N, generator=g, dtype=torch.float32).data.double().numpy()
-        t_c = collapse_time_isotropic(math.log(P) / N)
+        data = isotropic_gaussian(N, P, generator=g, dtype=torch.float32).data.double().numpy()
+        t_c = collapse_time_isotropic(math.log(P) / N).value
         est, lo, hi, _ = entropy_collapse_time(data, t_c, samples=2000, seed=1, device="cpu")
         out[N] = (t_c, est, lo, hi)
     t_c, est, lo, hi = out[512]

@@ -113,7 +113,7 @@ def test_fast_mode_observables_match_exact():
     from simulate.samplers import time_grid
 
     g = torch.Generator().manual_seed(5)
-    ds = two_class_mixture(2000, 64, generator=g, dtype=torch.float32)
+    ds = two_class_mixture(64, 2000, generator=g, dtype=torch.float32)
     x0, _ = noised(ds.data, 1.6, 300, generator=g)
     xc, _ = noised(ds.data, 3.0, 150, generator=g)
     results, clones = {}, {}
@@ -124,7 +124,7 @@ def test_fast_mode_observables_match_exact():
         clones[name] = cloning_experiment(eng, xc, np.linspace(3.0, 0.05, 80), [2.0, 1.2],
                                           lambda z, e=eng: ds.labels[e.nearest_index(z, 0.05)],
                                           generator=torch.Generator().manual_seed(11), disable=True)
-    (m1, lo1, hi1), (m2, lo2, hi2) = (results[k].median_collapse_time() for k in ("exact", "fast"))
+    (m1, lo1, hi1), (m2, lo2, hi2) = (results[k].median_lock_in_time() for k in ("exact", "fast"))
     assert lo1 <= hi2 and lo2 <= hi1  # overlapping 95% intervals
     same_end = np.mean(results["exact"].nearest_index[-1] == results["fast"].nearest_index[-1])
     assert same_end > 0.9

@@ -11,8 +11,8 @@ def alpha_of(P, N):
 
 # -- reference values (test-vectors.md section 1) --------------------------------------------
 def test_isotropic_collapse_reference():
-    assert g.collapse_time_isotropic(alpha_of(20000, 256)) == pytest.approx(1.2987896868, abs=5e-11)
-    assert g.collapse_time_isotropic(alpha_of(20000, 1024)) == pytest.approx(1.9775467186, abs=5e-11)
+    assert g.collapse_time_isotropic(alpha_of(20000, 256)).value == pytest.approx(1.2987896868, abs=5e-11)
+    assert g.collapse_time_isotropic(alpha_of(20000, 1024)).value == pytest.approx(1.9775467186, abs=5e-11)
 
 
 def test_spectrum_collapse_reference():
@@ -73,10 +73,10 @@ def test_collapse_time_vectorised_grid():
 def test_isotropic_closed_form_equals_numeric_root():
     a = np.logspace(-5, 1.2, 60)
     for s2 in [0.25, 1.0, 7.0]:
-        closed = g.collapse_time_isotropic(a, s2)
+        closed = g.collapse_time_isotropic(a, s2).value
         numeric = g.collapse_time(np.full(32, s2), a).value
         np.testing.assert_allclose(closed, numeric, rtol=1e-12)
-        mp_closed = [float(g.collapse_time_isotropic(x, s2, dps=30)) for x in a[::10]]
+        mp_closed = [float(g.collapse_time_isotropic(x, s2, dps=30).value) for x in a[::10]]
         np.testing.assert_allclose(closed[::10], mp_closed, rtol=1e-13)
 
 
@@ -98,8 +98,8 @@ def test_root_is_zero_of_excess_entropy():
 # -- asymptotic regimes ---------------------------------------------------------------------------
 def test_large_alpha_asymptote():
     a = np.array([4.0, 6.0, 8.0])
-    exact = g.collapse_time_isotropic(a, 2.0)
-    approx = g.collapse_time_asymptotic(a, 2.0, regime="large_alpha")
+    exact = g.collapse_time_isotropic(a, 2.0).value
+    approx = g.collapse_time_asymptotic(a, 2.0, regime="large_alpha").value
     rel = np.abs(exact / approx - 1)
     assert np.all(rel < 2 * np.exp(-2 * a) * 2.0)  # next-order correction
     assert np.all(np.diff(rel) < 0)
@@ -107,7 +107,7 @@ def test_large_alpha_asymptote():
 
 def test_small_alpha_asymptote():
     a = np.array([1e-2, 1e-3, 1e-4, 1e-5])
-    gap = np.abs(g.collapse_time_isotropic(a) - g.collapse_time_asymptotic(a, regime="small_alpha"))
+    gap = np.abs(g.collapse_time_isotropic(a).value - g.collapse_time_asymptotic(a, regime="small_alpha").value)
     assert np.all(np.diff(gap) < 0) and gap[-1] < 1e-4  # error O(alpha)
 
 

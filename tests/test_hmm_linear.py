@@ -28,15 +28,15 @@ def test_reference_values(spectrum, alpha, alpha_D, g_c, t_c, g_o, t_o):
 @pytest.mark.parametrize("alpha,alpha_D,t,r", [(0.1, 0.1, 0.615118, 0.49744957), (0.3, 0.3, 0.280775, 0.46639055)])
 def test_basin_reference(alpha, alpha_D, t, r):
     # t is given to 6 decimals and dr*/dt ~ -3, so 2e-6 is the rounding of the reference
-    assert LinearHMM(alpha_D, "mp").basin(t, alpha) == pytest.approx(r, abs=2e-6)
+    assert LinearHMM(alpha_D, "mp").basin(t, alpha).value == pytest.approx(r, abs=2e-6)
 
 
 def test_basin_boundaries_and_generalization():
     m = LinearHMM(0.5, "orthogonal")
-    assert m.basin(m.onset_time(0.2).value, 0.2) == pytest.approx(0.0, abs=1e-12)
-    assert m.basin(m.collapse_time(0.2).value, 0.2) == pytest.approx(1.0, abs=1e-12)
-    assert m.generalization_noise(0.2) == pytest.approx(0.48470920, abs=5e-9)
-    assert LinearHMM(1.0, "isotropic").generalization_noise(0.2) == pytest.approx(0.79510870, abs=5e-9)
+    assert m.basin(m.onset_time(0.2).value, 0.2).value == pytest.approx(0.0, abs=1e-12)
+    assert m.basin(m.collapse_time(0.2).value, 0.2).value == pytest.approx(1.0, abs=1e-12)
+    assert m.generalization(0.2).tau_g == pytest.approx(0.48470920, abs=5e-9)
+    assert LinearHMM(1.0, "isotropic").generalization(0.2).tau_g == pytest.approx(0.79510870, abs=5e-9)
 
 
 def test_orthogonal_closed_form_and_isotropic_limit():
@@ -54,7 +54,7 @@ def test_mp_moments_and_mpmath():
     assert m.B(1e-9) / 1e-9 == pytest.approx(1.0, rel=1e-6)  # (1/N) tr C = alpha_D E[lambda]/alpha_D = 1
     for aD in [0.3, 2.0]:
         mm = LinearHMM(aD, "mp")
-        assert mm.collapse_time(0.2).value == pytest.approx(float(mm.collapse_time_mpmath(0.2, dps=25).value), rel=1e-10)
+        assert mm.collapse_time(0.2).value == pytest.approx(float(mm.collapse_time(0.2, dps=25).value), rel=1e-10)
 
 
 def test_bad_input():

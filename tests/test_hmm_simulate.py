@@ -19,7 +19,7 @@ from theory.hmm_linear import LinearHMM
 def _setup(N=48, aD=0.25, alpha=0.15, phi="linear", seed=0):
     g = torch.Generator().manual_seed(seed)
     F = hidden_manifold_features(N, aD, generator=g)
-    data = hidden_manifold_data(int(round(math.exp(alpha * N))), F, phi, generator=g)
+    data = hidden_manifold_data(F, int(round(math.exp(alpha * N))), phi, generator=g)
     return g, F, data
 
 
@@ -27,7 +27,7 @@ def test_generator_is_standardised_and_seeded():
     g, F, d = _setup(N=40, phi="tanh")
     _, F2, d2 = _setup(N=40, phi="tanh")
     assert torch.equal(d.data, d2.data) and d.params["D"] == 10
-    big = hidden_manifold_data(20000, F, "relu", generator=g).data
+    big = hidden_manifold_data(F, 20000, "relu", generator=g).data
     # standardised phi: each coordinate has mean 0 and variance E[(phi~(h))^2] = 1 (h ~ N(0, |F_i|^2/D))
     # the row norms of F fluctuate, so compare the average over coordinates with its sampling error
     assert abs(big.mean().item()) < 0.03
@@ -81,7 +81,7 @@ def test_basin_shrinks_toward_onset_and_traps_vanish():
 
 def test_kernel_nll_minimum_tracks_nearest_neighbour_distance():
     g, F, d = _setup(N=48)
-    test = hidden_manifold_data(300, F, "linear", generator=g).data
+    test = hidden_manifold_data(F, 300, "linear", generator=g).data
     taus = np.exp(np.linspace(np.log(0.05), np.log(2.0), 30))
     nll, d2 = kernel_test_nll(d.data, test, taus)
     assert nll.shape == (30, 300) and d2.shape == (300,)
@@ -100,6 +100,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="alpha_D must be > 0"):
         hidden_manifold_features(10, 0.0, generator=g)
     with pytest.raises(ValueError, match="P must be"):
-        hidden_manifold_data(1, torch.randn(4, 2, dtype=torch.float64), generator=g)
+        hidden_manifold_data(torch.randn(4, 2, dtype=torch.float64), 1, generator=g)
     with pytest.raises(ValueError, match="F must be"):
-        hidden_manifold_data(10, np.zeros((4, 2)), generator=g)
+        hidden_manifold_data(np.zeros((4, 2)), 10, generator=g)

@@ -24,7 +24,7 @@ from theory.subspaces import BlockSpectrum
 @pytest.fixture(scope="module")
 def problem():
     g = torch.Generator().manual_seed(0)
-    a = block_gaussian(400, (2, 3, 5), (1.0, 0.3, 0.05), generator=g).data
+    a = block_gaussian((2, 3, 5), (1.0, 0.3, 0.05), 400, generator=g).data
     x = torch.cat([a[:6] + 0.01 * torch.randn(6, 10, generator=g, dtype=torch.float64),
                    torch.randn(6, 10, generator=g, dtype=torch.float64)])
     return a, x
@@ -100,7 +100,7 @@ def test_sweep_normalised_high_variance_block_lost_first():
     intervals), and blocks 2 and 3 go at the global collapse (not earlier than it)."""
     g = torch.Generator().manual_seed(11)
     dims, stds = (2, 5, 23), (1.0, 0.3, 0.01)
-    ds = block_gaussian(1000, dims, stds, normalized=True, generator=g)
+    ds = block_gaussian(dims, stds, 1000, normalized=True, generator=g)
     spec = BlockSpectrum.from_std(dims, stds, normalized=True)
     t = 0.5 * np.log1p(np.logspace(-3, -0.5, 16))
     sw = subspace_sweep(ds.data, np.square(stds), ds.params["blocks"], t, 150, generator=g, disable=True)

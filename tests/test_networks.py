@@ -9,12 +9,11 @@ from simulate.scores import EmpiricalScore
 
 
 def _mlp(dim, seed=0, width=128):
-    torch.manual_seed(seed)
-    return EDMPreconditioner(MLPDenoiser(dim, width, 3))
+    return EDMPreconditioner(MLPDenoiser(dim, width, 3, generator=torch.Generator().manual_seed(seed)))
 
 
 def test_checkpoint_resume_is_bit_identical(tmp_path):
-    data = isotropic_gaussian(64, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float32).data
+    data = isotropic_gaussian(4, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float32).data
     cfg = TrainConfig(steps=40, batch_size=32, checkpoint_every=20, seed=3)
     straight = train_denoiser(_mlp(4), data, cfg, disable=True)
     path = tmp_path / "ckpt.pt"
@@ -60,7 +59,7 @@ def test_tiny_training_set_is_memorised_and_a_large_one_is_not():
     results = {}
     for P in (6, 2048):
         g = torch.Generator().manual_seed(0)
-        data = isotropic_gaussian(P, 6, generator=g, dtype=torch.float32).data
+        data = isotropic_gaussian(6, P, generator=g, dtype=torch.float32).data
         res = train_denoiser(_mlp(6, width=256), data, TrainConfig(steps=3000, batch_size=256), disable=True)
         out = sample_heun(DenoiserScore(res.ema), torch.randn(400, 6, generator=g), time_grid(5.0, 2e-3, 80),
                           disable=True)

@@ -12,10 +12,10 @@ from simulate import (
     MixtureScore,
     cloning_experiment,
     collapse_experiment,
-    collapse_times_from_indices,
+    lock_in_times_from_indices,
     condensation_times_from_weights,
     excess_entropy_estimate,
-    interpolated_crossing,
+    crossing_from_above,
     isotropic_gaussian,
     time_grid,
     two_class_mixture,
@@ -26,7 +26,7 @@ from theory import PHI_AT_BIMODALITY, TwoClassMixture, collapse_time_isotropic, 
 
 
 # -- pure bookkeeping ---------------------------------------------------------------------------
-def test_collapse_times_from_indices():
+def test_lock_in_times_from_indices():
     times = np.array([4.0, 3.0, 2.0, 1.0, 0.5])
     nearest = np.array([
         [0, 5, 5, 7],
@@ -35,7 +35,7 @@ def test_collapse_times_from_indices():
         [3, 5, 7, 7],
         [3, 5, 7, 7],
     ])
-    out = collapse_times_from_indices(times, nearest)
+    out = lock_in_times_from_indices(times, nearest)
     np.testing.assert_allclose(out, [1.5, 4.0, 1.5, 4.0])
 
 
@@ -50,11 +50,12 @@ def test_condensation_times_from_weights():
     np.testing.assert_allclose(condensation_times_from_weights(times, w), [2.5, 4.0, 1.5, 1.0])
 
 
-def test_interpolated_crossing():
+def test_crossing_from_above():
     t = np.array([3.0, 2.0, 1.0])
-    assert interpolated_crossing(t, [0.5, 0.7, 0.9], 0.8) == pytest.approx(1.5)
-    assert math.isnan(interpolated_crossing(t, [0.5, 0.6, 0.7], 0.8))
-    assert math.isnan(interpolated_crossing(t, [0.9, 0.95, 0.99], 0.8))
+    assert crossing_from_above(t, [0.5, 0.7, 0.9], 0.8) == pytest.approx(1.5)
+    assert crossing_from_above(t[::-1], [0.9, 0.7, 0.5], 0.8) == pytest.approx(1.5)  # any order of t
+    assert math.isnan(crossing_from_above(t, [0.5, 0.6, 0.7], 0.8))
+    assert math.isnan(crossing_from_above(t, [0.9, 0.95, 0.99], 0.8))
 
 
 # -- speciation: cloning with the exact mixture score at N = 256 ------------------------------------
@@ -69,7 +70,7 @@ def cloning_256():
     start, stop = t_s + 2.0, t_s - 1.8
     branch = np.concatenate([t_s + np.linspace(-1.0, 1.0, 9), [t_k1]])
     times = np.unique(np.concatenate([np.linspace(start, stop, 121), branch]))[::-1]
-    x = mixture_marginal(pairs, start, mean, 1.0, generator=g)
+    x = mixture_marginal(mean, start, pairs, 1.0, generator=g)
     res = cloning_experiment(score, x, times, branch, score.classify, generator=g, disable=True)
     return theory, res
 
@@ -101,19 +102,19 @@ def test_measured_speciation_time_within_3_percent(cloning_256):
 # -- collapse: empirical score --------------------------------------------------------------------------
 def run_collapse(N, P, trajectories, seed, steps=200):
     g = torch.Generator().manual_seed(seed)
-    data = isotropic_gaussian(P, N, generator=g, dtype=torch.float32).data
-    t_c = collapse_time_isotropic(math.log(P) / N)
+    data = isotropic_gaussian(N, P, generator=g, dtype=torch.float32).data
+    t_c = collapse_time_isotropic(math.log(P) / N).value
     start = 2 * t_c
     x, _ = noised(data, start, trajectories, generator=g)
     res = collapse_experiment(EmpiricalScore(data), x, time_grid(start, t_c / 4, steps), generator=g, disable=True)
-    med, lo, hi = res.median_collapse_time(0.95)
+    med, lo, hi = res.median_lock_in_time(0.95)
     return t_c, med, lo, hi, res
 
 
-def test_median_collapse_time_within_10_percent_N64_P1e4():
+def test_median_lock_in_time_within_10_percent_N64_P1e4():
     t_c, med, lo, hi, res = run_collapse(64, 10_000, 400, seed=2)
     assert abs(med - t_c) / t_c < 0.10
-    assert (res.collapse_time >= res.times[0]).mean() < 0.05  # the window starts before collapse
+    assert (res.lock_in_time >= res.times[0]).mean() < 0.05  # the window starts before collapse
     # the REM reading (largest weight stays above 1/2) sits closer to t_C than the lock-in
     cmed, clo, chi = np.median(res.condensation_time), *median_interval(res.condensation_time)[1:]
     assert abs(cmed - t_c) < abs(med - t_c)
@@ -138,9 +139,9 @@ def test_collapse_gap_shrinks_with_N_at_fixed_alpha():
 def test_clone_pairs_share_training_point_only_below_collapse():
     N, P = 32, 300
     g = torch.Generator().manual_seed(4)
-    data = isotropic_gaussian(P, N, generator=g).data
+    data = isotropic_gaussian(N, P, generator=g).data
     es = EmpiricalScore(data)
-    t_c = collapse_time_isotropic(math.log(P) / N)
+    t_c = collapse_time_isotropic(math.log(P) / N).value
     start = 3 * t_c
     x, _ = noised(data, start, 400, generator=g)
     branch = [2.5 * t_c, 0.3 * t_c]
@@ -157,9 +158,9 @@ def test_clone_pairs_share_training_point_only_below_collapse():
 def test_entropy_estimator_matches_gaussian_theory():
     N, P = 64, 10_000
     g = torch.Generator().manual_seed(5)
-    es = EmpiricalScore(isotropic_gaussian(P, N, generator=g).data)
+    es = EmpiricalScore(isotropic_gaussian(N, P, generator=g).data)
     a = math.log(P) / N
-    t_c = collapse_time_isotropic(a)
+    t_c = collapse_time_isotropic(a).value
     t = np.array([0.5, 1.5, 2.0, 3.0]) * t_c
     est = excess_entropy_estimate(es, t, 4000, generator=g, disable=True)
     theory = excess_entropy_isotropic(t, a, clip=True)
@@ -170,7 +171,7 @@ def test_entropy_estimator_matches_gaussian_theory():
 
 def test_two_class_mixture_generator_statistics():
     g = torch.Generator().manual_seed(6)
-    ds = two_class_mixture(20_000, 50, mu=0.5, sigma=0.8, generator=g)
+    ds = two_class_mixture(50, 20_000, mu=0.5, sigma=0.8, generator=g)
     x, y = ds.data, ds.labels
     frac = y.float().mean().item()
     assert abs(frac - 0.5) < 4 * math.sqrt(0.25 / 20_000)

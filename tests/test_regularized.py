@@ -12,11 +12,10 @@ from simulate.regularized import (
     TikhonovScore,
     empirical_score_general,
     floored_score,
-    sample_heun_ve,
     softmax_weights,
     tikhonov_score,
 )
-from simulate.samplers import sample_heun
+from simulate.samplers import sample_heun, sample_heun_ve
 from simulate.scores import EmpiricalScore
 from theory.regularization import floored_memorizes, floored_threshold, tikhonov_distance_ve, tikhonov_profile_ou
 from theory.relative_distance import (

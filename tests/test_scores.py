@@ -49,6 +49,19 @@ def test_float32_tolerance(problem):
     assert rel < 1e-4  # float32 at t = 0.5 (dot-product logits)
 
 
+def test_one_training_point_is_a_gaussian():
+    """P = 1: the empirical density is one Gaussian, the score (c a - x)/Delta (a one-row shard)."""
+    a = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    x = torch.tensor([[0.0, 0.3, 1.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    t = 0.7
+    c, var = math.exp(-t), -math.expm1(-2 * t)
+    ev = EmpiricalScore(a).evaluate(x, t)
+    torch.testing.assert_close(ev.score, (c * a - x) / var)
+    torch.testing.assert_close(ev.max_weight, torch.ones(2, dtype=torch.float64))
+    logp = -((x - c * a) ** 2).sum(1) / (2 * var) - 1.5 * math.log(2 * math.pi * var)
+    torch.testing.assert_close(ev.log_density, logp)
+
+
 def test_memory_budget_sets_chunk():
     a = torch.zeros(10_000, 8, dtype=torch.float64)
     es = EmpiricalScore(a, memory_budget_bytes=2 * 100 * 8 * 250)
@@ -92,7 +105,7 @@ def test_gaussian_score():
     (lambda a: EmpiricalScore(a.numpy()), "torch.Tensor"),
     (lambda a: EmpiricalScore(a[0]), r"shape \(B, N\)"),
     (lambda a: EmpiricalScore(a.int()), "dtype"),
-    (lambda a: EmpiricalScore(a[:1]), "P >= 2"),
+    (lambda a: EmpiricalScore(a[:0]), "P >= 1"),
     (lambda a: EmpiricalScore(a, chunk_size=0), "chunk_size"),
     (lambda a: EmpiricalScore(a)(a[:, :3], 1.0), "N = 24"),
     (lambda a: EmpiricalScore(a)(a.float(), 1.0), "dtype and device"),

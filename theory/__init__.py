@@ -2,9 +2,13 @@
 
 Pure numpy / scipy / mpmath / sympy: this package never imports torch.
 
-Conventions (physics.md section 1): OU time ``t``, ``Delta_t = 1 - e^{-2t}``,
-``alpha = ln P / N``. See :mod:`theory.conventions` for the converters to ``sigma_EDM``,
-``tau`` and DDPM steps.
+Conventions (docs/conventions.md): OU time ``t``, ``Delta_t = 1 - e^{-2t}``,
+``alpha = ln P / N``, dimension before dataset size (``TwoClassMixture(N, P)``). See
+:mod:`theory.conventions` for the converters to ``sigma_EDM``, ``tau`` and DDPM steps.
+
+Every solver returns a :class:`SolverResult` (``value, converged, flag, iterations,
+function_calls, residual, method``) and takes ``dps=`` for an mpmath solve; bad input raises
+:class:`InputError` (a ``ValueError``) naming the parameter. No file I/O happens here.
 """
 
 from .conventions import (
@@ -35,7 +39,8 @@ from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
 from .hmm_phase import hidden_manifold, regime_times
 from .mixture import PHI_AT_BIMODALITY, SPECIATION_CRITERIA, TwoClassMixture
-from .result import SolverResult
+from .result import GeneralizationResult, SolverResult
+from .validation import InputError
 
 __all__ = [
     "HiddenManifoldModel",
@@ -47,6 +52,8 @@ __all__ = [
     "PHI_AT_BIMODALITY",
     "SPECIATION_CRITERIA",
     "SolverResult",
+    "GeneralizationResult",
+    "InputError",
     "TwoClassMixture",
     "alpha",
     "cloning_probability_from_kappa",

@@ -1,7 +1,7 @@
 """Standardised pointwise nonlinearities of the hidden-manifold model, and Gaussian quadrature
 rules that respect their kinks.
 
-``phi~ = (phi - E phi)/sd(phi)`` under ``h ~ N(0, 1)`` (physics.md section 6: the mean never matters,
+``phi~ = (phi - E phi)/sd(phi)`` under ``h ~ N(0, 1)`` (docs/hmm.md: the mean never matters,
 the variance rescales the signal-to-noise). ``kappa = E[phi~'(h)^2]`` sets the ``alpha_D -> 0`` limit.
 Kinks (points where ``phi`` is not smooth) split every quadrature into panels so that Gauss–Legendre
 keeps its exponential convergence on piecewise-smooth integrands.
@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+
+from .validation import InputError
 
 __all__ = ["Activation", "activation", "gaussian_rule", "panel_edges", "ACTIVATIONS", "TRUNCATION"]
 
@@ -112,7 +114,7 @@ def activation(phi="linear", *, kinks=(), derivative=None) -> Activation:
         return phi
     if isinstance(phi, str):
         if phi not in _RAW:
-            raise ValueError(f"phi must be one of {ACTIVATIONS} or a callable, got {phi!r}")
+            raise InputError(f"phi must be one of {ACTIVATIONS} or a callable, got {phi!r}")
         raw, deriv, kinks = _RAW[phi]
         name = phi
     elif callable(phi):
@@ -120,15 +122,15 @@ def activation(phi="linear", *, kinks=(), derivative=None) -> Activation:
         kinks = tuple(float(k) for k in kinks)
         deriv = derivative or (lambda z: (raw(np.asarray(z) + 1e-6) - raw(np.asarray(z) - 1e-6)) / 2e-6)
     else:
-        raise ValueError(f"phi must be one of {ACTIVATIONS} or a callable, got {phi!r}")
+        raise InputError(f"phi must be one of {ACTIVATIONS} or a callable, got {phi!r}")
     h, w = gaussian_rule(200, kinks)
     values = np.asarray(raw(h), dtype=float)
     if values.shape != h.shape or not np.all(np.isfinite(values)):
-        raise ValueError("phi must map a float array to a finite float array of the same shape")
+        raise InputError("phi must map a float array to a finite float array of the same shape")
     mean = float(w @ values)
     var = float(w @ (values - mean) ** 2)
     if not var > 1e-12:
-        raise ValueError("phi must not be constant under a standard Gaussian argument (its variance is 0)")
+        raise InputError("phi must not be constant under a standard Gaussian argument (its variance is 0)")
     sd = np.sqrt(var)
     kappa = np.inf if name == "sign" else float(w @ np.asarray(deriv(h), dtype=float) ** 2) / var
     if name == "linear":

@@ -20,7 +20,7 @@ from functools import cached_property
 import mpmath as mp
 import numpy as np
 
-from .validation import require_finite, require_int, require_nonnegative, require_positive
+from .validation import InputError, require_finite, require_int, require_nonnegative, require_positive, scalar_or_array
 
 __all__ = [
     "delta",
@@ -37,21 +37,32 @@ __all__ = [
 ]
 
 
-def _scalar_or_array(x: np.ndarray):
-    return float(x) if x.ndim == 0 else x
+def _checked(name: str, value, check, dps):
+    """``check(name, value)``. On the mpmath path (``dps`` given) ``value`` must be one scalar,
+    which may be a decimal string or an ``mpf`` (kept exact); its range is checked the same way."""
+    if dps is None:
+        return check(name, value)
+    try:
+        exact = mp.mpf(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a real scalar on the mpmath path (dps given), got {value!r}") from None
+    check(name, float(exact))
+    return exact
 
 
 def delta(t, *, dps: int | None = None):
     """Noise variance ``Delta_t = 1 - e^{-2t}``, computed as ``-expm1(-2t)`` (no cancellation)."""
+    checked = _checked("t", t, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return -mp.expm1(-2 * mp.mpf(t))
-    t = require_nonnegative("t", t)
-    return _scalar_or_array(-np.expm1(-2.0 * t))
+    return scalar_or_array(-np.expm1(-2.0 * checked))
 
 
-def alpha(P, N):
-    """``alpha = ln P / N`` (natural logarithm), so that ``P = e^{alpha N}``."""
+def alpha(N, P):
+    """``alpha = ln P / N`` (natural logarithm), so that ``P = e^{alpha N}``.
+
+    Like every function of the project, dimension first: ``alpha(N, P)``."""
     N = require_int("N", N, 1)
     P = require_int("P", P, 2)
     return float(np.log(P) / N)
@@ -60,43 +71,43 @@ def alpha(P, N):
 def signal_to_noise(t):
     """``g = e^{-2t} / Delta_t = 1 / (e^{2t} - 1) = 1 / tau``."""
     t = require_positive("t", t)
-    return _scalar_or_array(1.0 / np.expm1(2.0 * t))
+    return scalar_or_array(1.0 / np.expm1(2.0 * t))
 
 
 def t_to_tau(t, *, dps: int | None = None):
     """Variance-exploding noise variance ``tau = e^{2t} - 1``."""
+    checked = _checked("t", t, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return mp.expm1(2 * mp.mpf(t))
-    t = require_nonnegative("t", t)
-    return _scalar_or_array(np.expm1(2.0 * t))
+    return scalar_or_array(np.expm1(2.0 * checked))
 
 
 def tau_to_t(tau, *, dps: int | None = None):
     """Inverse of :func:`t_to_tau`: ``t = log1p(tau) / 2``."""
+    checked = _checked("tau", tau, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return mp.log1p(mp.mpf(tau)) / 2
-    tau = require_nonnegative("tau", tau)
-    return _scalar_or_array(0.5 * np.log1p(tau))
+    return scalar_or_array(0.5 * np.log1p(checked))
 
 
 def t_to_sigma_edm(t, *, dps: int | None = None):
     """EDM noise level ``sigma_EDM = sqrt(e^{2t} - 1)``."""
+    checked = _checked("t", t, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return mp.sqrt(mp.expm1(2 * mp.mpf(t)))
-    t = require_nonnegative("t", t)
-    return _scalar_or_array(np.sqrt(np.expm1(2.0 * t)))
+    return scalar_or_array(np.sqrt(np.expm1(2.0 * checked)))
 
 
 def sigma_edm_to_t(sigma_edm, *, dps: int | None = None):
     """Inverse of :func:`t_to_sigma_edm`: ``t = log1p(sigma_EDM^2) / 2``."""
+    checked = _checked("sigma_edm", sigma_edm, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return mp.log1p(mp.mpf(sigma_edm) ** 2) / 2
-    s = require_nonnegative("sigma_edm", sigma_edm)
-    return _scalar_or_array(0.5 * np.log1p(s * s))
+    return scalar_or_array(0.5 * np.log1p(checked * checked))
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,7 @@ class DDPMSchedule:
         require_int("steps", self.steps, 2)
         require_in = (0 < self.beta_start < 1) and (0 < self.beta_end < 1)
         if not require_in:
-            raise ValueError("beta_start and beta_end must lie in (0, 1)")
+            raise InputError("beta_start and beta_end must lie in (0, 1)")
 
     @cached_property
     def times(self) -> np.ndarray:
@@ -140,16 +151,16 @@ class DDPMSchedule:
         """OU time of (possibly fractional) step(s) in ``[0, steps - 1]``."""
         k = require_finite("step", step)
         if np.any((k < 0) | (k > self.steps - 1)):
-            raise ValueError(f"step must lie in [0, {self.steps - 1}], got {step!r}")
-        return _scalar_or_array(np.interp(k, np.arange(self.steps), self.times))
+            raise InputError(f"step must lie in [0, {self.steps - 1}], got {step!r}")
+        return scalar_or_array(np.interp(k, np.arange(self.steps), self.times))
 
     def step_from_t(self, t):
         """Fractional step whose time is ``t``; ``t`` must lie in ``[t_0, t_{steps-1}]``."""
         t = require_finite("t", t)
         lo, hi = self.times[0], self.times[-1]
         if np.any((t < lo) | (t > hi)):
-            raise ValueError(f"t must lie in [{lo:.6g}, {hi:.6g}] for this DDPM schedule, got {t!r}")
-        return _scalar_or_array(np.interp(t, self.times, np.arange(self.steps, dtype=float)))
+            raise InputError(f"t must lie in [{lo:.6g}, {hi:.6g}] for this DDPM schedule, got {t!r}")
+        return scalar_or_array(np.interp(t, self.times, np.arange(self.steps, dtype=float)))
 
     def nearest_step(self, t):
         """Integer step whose time is closest to ``t`` (clipped to the schedule)."""

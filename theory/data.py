@@ -1,25 +1,22 @@
 """Theory from a data array: validation, covariance spectrum, speciation hierarchy, Gaussian
-collapse time and the "how many samples" inversion [BBBM24] (physics.md section 2).
+collapse time and the "how many samples" inversion [BBBM24] (docs/real-data.md).
 
-numpy / scipy only. Rows are samples; the covariance is taken after centring by the mean.
+numpy / scipy only, and no file I/O (files are read by :mod:`simulate.datasets`). Rows are
+samples; the covariance is taken after centring by the mean.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .gaussian import collapse_time, covariance_spectrum
 from .result import SolverResult
-from .validation import validate_data
+from .validation import InputError, validate_data, scalar_or_array
 
 __all__ = [
     "EXACT_SPECTRUM_MAX_DIM",
     "validate_data",
-    "load_array",
     "data_spectrum",
     "speciation_hierarchy",
     "collapse_time_from_spectrum",
@@ -28,28 +25,6 @@ __all__ = [
 
 #: Above this dimension (and sample count) only the top eigenvalues are computed, by Lanczos.
 EXACT_SPECTRUM_MAX_DIM = 4096
-
-
-def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """Load ``(data, labels)`` from ``.npy`` or ``.npz`` (keys ``data``/``x`` and optional
-    ``labels``/``y``; a single-array ``.npz`` is taken as the data)."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"path does not exist: {path}")
-    try:
-        if path.suffix == ".npy":
-            return validate_data(np.load(path, allow_pickle=False)), None
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                keys = list(z.files)
-                data_key = next((k for k in ("data", "x", "X") if k in keys), keys[0] if len(keys) == 1 else None)
-                if data_key is None:
-                    raise ValueError(f"{path} has arrays {keys}: name the data 'data' (and labels 'labels')")
-                labels = next((z[k] for k in ("labels", "y") if k in keys), None)
-                return validate_data(z[data_key]), labels
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    raise ValueError(f"path must end in .npy or .npz, got {path.name}")
 
 
 def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tuple[np.ndarray, str]:
@@ -71,11 +46,11 @@ def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tupl
     if method == "lanczos":
         k = int(top or 32)
         if not 1 <= k < min(P, N):
-            raise ValueError(f"top must lie in [1, {min(P, N) - 1}] for the Lanczos path, got {k}")
+            raise InputError(f"top must lie in [1, {min(P, N) - 1}] for the Lanczos path, got {k}")
         op = LinearOperator((N, N), matvec=lambda v: x.T @ (x @ v) / (P - 1), dtype=np.float64)
         vals = eigsh(op, k=k, which="LA", return_eigenvectors=False)
         return np.sort(np.clip(vals, 0.0, None))[::-1], "lanczos"
-    raise ValueError(f"method must be 'auto', 'exact' or 'lanczos', got {method!r}")
+    raise InputError(f"method must be 'auto', 'exact' or 'lanczos', got {method!r}")
 
 
 def speciation_hierarchy(eigenvalues, *, count: int = 5) -> np.ndarray:
@@ -93,7 +68,7 @@ def _full_spectrum(eigenvalues, N: int, trace: float | None) -> np.ndarray:
     if lam.size == N:
         return lam
     if trace is None:
-        raise ValueError("a partial spectrum needs the covariance trace to fill in the bulk")
+        raise InputError("a partial spectrum needs the covariance trace to fill in the bulk")
     rest = max(trace - lam.sum(), 0.0) / (N - lam.size)
     return np.concatenate([lam, np.full(N - lam.size, rest)])
 
@@ -109,7 +84,7 @@ def collapse_time_from_spectrum(eigenvalues, P, *, N: int | None = None, trace: 
     N = int(N or lam.size)
     full = _full_spectrum(lam, N, trace)
     if not P >= 2:
-        raise ValueError(f"P must be >= 2, got {P!r}")
+        raise InputError(f"P must be >= 2, got {P!r}")
     return collapse_time(full, np.log(P) / N, dps=dps)
 
 
@@ -125,6 +100,6 @@ def samples_for_collapse_below(eigenvalues, t, *, N: int | None = None, trace: f
     full = _full_spectrum(lam, int(N or lam.size), trace)
     tau = np.expm1(2.0 * np.asarray(t, dtype=float))
     if np.any(tau <= 0):
-        raise ValueError("t must be > 0")
+        raise InputError("t must be > 0")
     out = 0.5 * np.sum(np.log1p(full / tau[..., None]), axis=-1)
-    return float(out) if np.ndim(out) == 0 else out
+    return scalar_or_array(out)

@@ -16,7 +16,7 @@ import mpmath as mp
 import numpy as np
 from scipy.special import ndtr
 
-from .validation import require_nonnegative
+from .validation import require_nonnegative, scalar_or_array
 
 __all__ = [
     "cloning_probability_from_kappa",
@@ -71,7 +71,7 @@ def cloning_probability_from_kappa(kappa, *, dps: int | None = None):
     mean = (-2.0 * kappa)[..., None]
     corr = _integrate_0_to(upper, lambda x: _normal_pdf(x, mean, safe_var) * np.tanh(x / 2.0))
     out = ndtr(root) - corr
-    return float(out) if out.ndim == 0 else out
+    return scalar_or_array(out)
 
 
 def expected_log_cosh(kappa, *, dps: int | None = None):
@@ -105,4 +105,4 @@ def expected_log_cosh(kappa, *, dps: int | None = None):
     rest = _integrate_0_to(upper, integrand)
     out = mean_abs - np.log(2.0) + rest
     out = np.where(kappa > 0, out, 0.0)
-    return float(out) if out.ndim == 0 else out
+    return scalar_or_array(out)

@@ -1,4 +1,4 @@
-"""Speciation and collapse of Gaussian data [BBBM24] (physics.md section 2).
+"""Speciation and collapse of Gaussian data [BBBM24] (derivations: ``docs/gaussian-mixture.md``).
 
 Excess entropy of Gaussian data with covariance spectrum ``{lambda_i}`` (``N`` values), at
 ``alpha = ln P / N`` and ``tau = e^{2t} - 1``::
@@ -20,7 +20,8 @@ import numpy as np
 
 from .result import SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import require_finite, require_nonnegative, require_positive, validate_data
+from .validation import (InputError, require_finite, require_nonnegative, require_positive, scalar_or_array,
+                         validate_data)
 
 __all__ = [
     "covariance_spectrum",
@@ -32,11 +33,6 @@ __all__ = [
     "collapse_time_isotropic",
     "collapse_time_asymptotic",
 ]
-
-
-def _out(x):
-    x = np.asarray(x)
-    return float(x) if x.ndim == 0 else x
 
 
 def covariance_spectrum(data) -> np.ndarray:
@@ -63,21 +59,28 @@ def largest_eigenvalue(data) -> float:
 def speciation_time(Lambda, *, dps: int | None = None):
     """``t_S = (1/2) ln Lambda`` (vectorised; ``Lambda > 0``).
 
-    ``Lambda <= 1`` gives ``t_S <= 0``: the data never speciate along that direction.
+    ``Lambda <= 1`` gives ``t_S <= 0``: the data never speciate along that direction. With
+    ``dps`` the value is an ``mpmath.mpf`` (scalar ``Lambda``).
     """
+    lam = require_positive("Lambda", Lambda)
     if dps is not None:
+        _require_scalar("Lambda", lam)
         with mp.workdps(dps):
             return mp.log(mp.mpf(Lambda)) / 2
-    lam = require_positive("Lambda", Lambda)
-    return _out(0.5 * np.log(lam))
+    return scalar_or_array(0.5 * np.log(lam))
+
+
+def _require_scalar(name: str, arr: np.ndarray) -> None:
+    if np.ndim(arr):
+        raise InputError(f"{name} must be a scalar on the mpmath path (dps given)")
 
 
 def _spectrum(eigenvalues) -> np.ndarray:
     lam = require_nonnegative("eigenvalues", eigenvalues)
     if lam.ndim != 1 or lam.size == 0:
-        raise ValueError("eigenvalues must be a non-empty 1-D array (one per dimension)")
+        raise InputError("eigenvalues must be a non-empty 1-D array (one per dimension)")
     if not np.any(lam > 0):
-        raise ValueError("eigenvalues must contain at least one value > 0")
+        raise InputError("eigenvalues must contain at least one value > 0")
     return lam
 
 
@@ -99,16 +102,18 @@ def excess_entropy(t, eigenvalues, alpha, *, clip: bool = False, dps: int | None
         Evaluate with mpmath at this many digits (scalar ``t`` and ``alpha`` only).
     """
     lam = _spectrum(eigenvalues)
-    if dps is not None:
-        with mp.workdps(dps):
-            tau = mp.expm1(2 * mp.mpf(t))
-            f = mp.mpf(alpha) - mp.fsum(mp.log1p(mp.mpf(x) / tau) for x in lam) / (2 * lam.size)
-            return max(f, mp.mpf(0)) if clip else f
     t = require_positive("t", t)
     a = require_finite("alpha", alpha)
+    if dps is not None:
+        _require_scalar("t", t)
+        _require_scalar("alpha", a)
+        with mp.workdps(dps):
+            tau = mp.expm1(2 * mp.mpf(float(t)))
+            f = mp.mpf(float(a)) - mp.fsum(mp.log1p(mp.mpf(x) / tau) for x in lam) / (2 * lam.size)
+            return max(f, mp.mpf(0)) if clip else f
     tau = np.expm1(2.0 * t)[..., None]
     f = a - np.sum(np.log1p(lam / tau), axis=-1) / (2.0 * lam.size)
-    return _out(np.maximum(f, 0.0) if clip else f)
+    return scalar_or_array(np.maximum(f, 0.0) if clip else f)
 
 
 def excess_entropy_isotropic(t, alpha, sigma2=1.0, *, clip: bool = False):
@@ -117,24 +122,41 @@ def excess_entropy_isotropic(t, alpha, sigma2=1.0, *, clip: bool = False):
     a = require_finite("alpha", alpha)
     s2 = require_positive("sigma2", sigma2)
     f = a - 0.5 * np.log1p(s2 / np.expm1(2.0 * t))
-    return _out(np.maximum(f, 0.0) if clip else f)
+    return scalar_or_array(np.maximum(f, 0.0) if clip else f)
 
 
-def collapse_time_isotropic(alpha, sigma2=1.0, *, dps: int | None = None):
+def collapse_time_isotropic(alpha, sigma2=1.0, *, dps: int | None = None) -> SolverResult:
     """Closed form ``t_C = (1/2) log1p(sigma2 / expm1(2 alpha))`` (vectorised).
 
-    Equivalently ``(1/2) ln(1 + sigma^2 / (P^{2/N} - 1))``. ``alpha > 0``.
+    Equivalently ``(1/2) ln(1 + sigma^2 / (P^{2/N} - 1))``.
+
+    Parameters
+    ----------
+    alpha : float or array_like
+        ``ln P / N`` (> 0).
+    sigma2 : float or array_like
+        Per-direction variance (> 0).
+    dps : int, optional
+        Evaluate with mpmath at this many digits (scalar inputs; ``value`` is an ``mpf``).
+
+    Returns
+    -------
+    SolverResult
+        ``value`` is ``t_C``; ``flag`` is ``"closed form"``.
     """
-    if dps is not None:
-        with mp.workdps(dps):
-            return mp.log1p(mp.mpf(sigma2) / mp.expm1(2 * mp.mpf(alpha))) / 2
     a = require_positive("alpha", alpha)
     s2 = require_positive("sigma2", sigma2)
-    return _out(0.5 * np.log1p(s2 / np.expm1(2.0 * a)))
+    if dps is not None:
+        _require_scalar("alpha", a)
+        _require_scalar("sigma2", s2)
+        with mp.workdps(dps):
+            return SolverResult.closed_form(mp.log1p(mp.mpf(float(s2)) / mp.expm1(2 * mp.mpf(float(a)))) / 2,
+                                            f"closed form (mpmath, dps={dps})")
+    return SolverResult.closed_form(scalar_or_array(0.5 * np.log1p(s2 / np.expm1(2.0 * a))))
 
 
-def collapse_time_asymptotic(alpha, sigma2=1.0, *, regime: str):
-    """Asymptotic forms of the isotropic ``t_C``.
+def collapse_time_asymptotic(alpha, sigma2=1.0, *, regime: str) -> SolverResult:
+    """Asymptotic forms of the isotropic ``t_C`` (closed forms, vectorised).
 
     ``regime="large_alpha"``: ``t_C ~ (sigma^2 / 2) e^{-2 alpha}`` (``alpha >> 1``).
     ``regime="small_alpha"``: ``t_C ~ (1/2) ln(sigma^2 / (2 alpha))``, i.e.
@@ -144,10 +166,10 @@ def collapse_time_asymptotic(alpha, sigma2=1.0, *, regime: str):
     a = require_positive("alpha", alpha)
     s2 = require_positive("sigma2", sigma2)
     if regime == "large_alpha":
-        return _out(0.5 * s2 * np.exp(-2.0 * a))
+        return SolverResult.closed_form(scalar_or_array(0.5 * s2 * np.exp(-2.0 * a)), "asymptotic (alpha >> 1)")
     if regime == "small_alpha":
-        return _out(0.5 * np.log(s2 / (2.0 * a)))
-    raise ValueError(f"regime must be 'large_alpha' or 'small_alpha', got {regime!r}")
+        return SolverResult.closed_form(scalar_or_array(0.5 * np.log(s2 / (2.0 * a))), "asymptotic (alpha << 1)")
+    raise InputError(f"regime must be 'large_alpha' or 'small_alpha', got {regime!r}")
 
 
 def _log_tau_bracket(lam_max: float, n: int, alpha: np.ndarray):
@@ -188,8 +210,7 @@ def collapse_time(eigenvalues, alpha, *, dps: int | None = None) -> SolverResult
     a = require_positive("alpha", alpha)
     lo, hi = _log_tau_bracket(float(lam.max()), n, a)
     if dps is not None:
-        if a.ndim:
-            raise ValueError("alpha must be a scalar on the mpmath path (dps given)")
+        _require_scalar("alpha", a)
         with mp.workdps(dps + 10):
             lam_mp = [mp.mpf(float(x)) for x in lam if x > 0]
             a_mp = mp.mpf(float(a))
@@ -202,7 +223,7 @@ def collapse_time(eigenvalues, alpha, *, dps: int | None = None) -> SolverResult
             t_c = mp.log1p(mp.exp(res.value)) / 2
             resid = -g(res.value)
         with mp.workdps(dps):
-            return SolverResult(+t_c, res.converged, res.iterations, +resid, res.method)
+            return res.with_value(+t_c, residual=+resid)
 
     positive = lam[lam > 0]
 
@@ -212,4 +233,4 @@ def collapse_time(eigenvalues, alpha, *, dps: int | None = None) -> SolverResult
 
     res = find_root_float64(g, lo, hi, args=(a,))
     t_c = 0.5 * np.log1p(np.exp(res.value))
-    return SolverResult(_out(t_c), res.converged, res.iterations, _out(-np.asarray(res.residual)), res.method)
+    return res.with_value(scalar_or_array(t_c), residual=scalar_or_array(-np.asarray(res.residual)))

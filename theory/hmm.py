@@ -1,5 +1,5 @@
 """Hidden-manifold model with any nonlinearity: replica-symmetric REM free entropy and the collapse,
-onset, basin and generalisation times built on it (physics.md section 6, [AALMV25] framework).
+onset, basin and generalisation times built on it (docs/hmm.md, [AALMV25] framework).
 
 Data ``xi = phi~(F z / sqrt(D))``, ``D = alpha_D N``. At signal-to-noise ``g = 1/(e^{2t} - 1)`` and
 noise fraction ``r`` the planted free entropy of the rest of the training set is
@@ -36,8 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import TRUNCATION, Activation, _hermite, _legendre, activation, gaussian_rule
-from .result import SolverResult
-from .validation import require_nonnegative, require_positive
+from .result import GeneralizationResult, SolverResult
+from .roots import newton, secant
+from .validation import InputError, require_nonnegative, require_positive
 
 __all__ = ["HiddenManifoldModel", "Quadrature", "Overlaps"]
 
@@ -281,67 +282,65 @@ class HiddenManifoldModel:
         return 1 + 2 * dr
 
     # ------------------------------------------------------------------------- times
-    def _solve_in_log_g(self, residual, alpha: float, start: float, what: str) -> SolverResult:
-        """Secant iteration in ``ln g`` on a monotone residual, bracketed for safety."""
-        u0, u1 = np.log(start), np.log(start) + 0.05
-        f0, f1 = residual(np.exp(u0)), residual(np.exp(u1))
-        its, converged = 0, False
-        for its in range(1, 80):
-            if f1 == f0:
-                break
-            u2 = u1 - f1 * (u1 - u0) / (f1 - f0)
-            u2 = float(np.clip(u2, u1 - 2.0, u1 + 2.0))
-            u0, f0, u1 = u1, f1, u2
-            f1 = residual(np.exp(u1))
-            if abs(u1 - u0) < 1e-11 or abs(f1) < 1e-14:
-                converged = True
-                break
-        g = np.exp(u1)
-        return SolverResult(0.5 * np.log1p(1 / g), converged, its, f1, f"secant in ln g ({what}, RS quadrature)")
+    @staticmethod
+    def _no_mpmath(dps) -> None:
+        if dps is not None:
+            raise InputError("dps: the replica-symmetric functional of a nonlinear phi has no mpmath path "
+                             "(a four-dimensional nested integral); use phi='linear' for arbitrary precision")
 
-    def collapse_time(self, alpha) -> SolverResult:
-        """``t_c``: ``alpha = i(g_c)``."""
+    def _solve_in_log_g(self, residual, start: float, what: str) -> SolverResult:
+        """Secant in ``ln g`` on a monotone residual (steps capped at 2), reported as ``t``."""
+        res = secant(lambda u: residual(np.exp(u)), np.log(start), np.log(start) + 0.05, xtol=1e-11, ftol=1e-12,
+                     max_step=2.0, method=f"secant in ln g ({what}, RS quadrature)")
+        return res.with_value(0.5 * np.log1p(np.exp(-res.value)))
+
+    def collapse_time(self, alpha, *, dps: int | None = None) -> SolverResult:
+        """``t_c``: ``alpha = i(g_c)`` (scalar ``alpha``; no mpmath path)."""
+        self._no_mpmath(dps)
         a = float(require_positive("alpha", alpha))
         key = ("t_c", a)
         if key not in self._cache:
             start = self.alpha_D * np.expm1(2 * a / self.alpha_D)  # orthogonal-F guess
-            self._cache[key] = self._solve_in_log_g(lambda g: self.mutual_information(g) - a, a, start, "collapse")
+            self._cache[key] = self._solve_in_log_g(lambda g: self.mutual_information(g) - a, start, "collapse")
         return self._cache[key]
 
-    def onset_time(self, alpha) -> SolverResult:
+    def onset_time(self, alpha, *, dps: int | None = None) -> SolverResult:
         """``t_o``: ``alpha + Phi(1; g_o, 0) = 0`` (a trap at the noiseless centre)."""
+        self._no_mpmath(dps)
         a = float(require_positive("alpha", alpha))
         key = ("t_o", a)
         if key not in self._cache:
             g_c = 1 / np.expm1(2 * self.collapse_time(a).value)
-            self._cache[key] = self._solve_in_log_g(lambda g: a + self.free_entropy(g, 0.0), a, 0.45 * g_c, "onset")
+            self._cache[key] = self._solve_in_log_g(lambda g: a + self.free_entropy(g, 0.0), 0.45 * g_c, "onset")
         return self._cache[key]
 
     def _dPhi_dr(self, g: float, r: float, point: Overlaps) -> float:
         th, h = (point.m, point.q, point.Q), 1e-5
         return (self.channel(th, g, r + h) - self.channel(th, g, max(r - h, 0.0))) / (r + h - max(r - h, 0.0))
 
-    def basin(self, t, alpha) -> float:
-        """``r*(t)``: ``alpha + Phi(1; g, r*) + r*/2 = 0``; basin radius^2 is ``N r* Delta_t``.
-        Returns ``nan`` above the onset time (no trap: ``r* < 0``)."""
+    def basin(self, t, alpha, *, dps: int | None = None) -> SolverResult:
+        """``r*(t)``: ``alpha + Phi(1; g, r*) + r*/2 = 0``; the basin radius^2 is ``N r* Delta_t``.
+
+        Newton in ``r`` with the envelope derivative, started from the linear interpolation between
+        ``r = 0`` and ``r = 1`` (``Phi`` is nearly linear in ``r``, exactly so for linear phi).
+        Above the onset time there is no trap: ``value`` is NaN with a flag saying so."""
+        self._no_mpmath(dps)
         t = float(require_positive("t", t))
         a = float(require_positive("alpha", alpha))
         g = 1 / np.expm1(2 * t)
         f0, f1 = a + self.free_entropy(g, 0.0), a + self.free_entropy(g, 1.0) + 0.5
         if f0 > 0:
-            return float("nan")
-        r = -f0 / (f1 - f0)  # Phi is nearly linear in r (exactly so for linear phi)
-        for _ in range(20):  # Newton with the envelope derivative
-            p = self.free_entropy(g, r, overlaps=True)
-            step = -(a + p.value + r / 2) / (self._dPhi_dr(g, r, p) + 0.5)
-            r = float(np.clip(r + step, 0.0, 5.0))
-            if abs(step) < 1e-10:
-                break
-        return r
+            return SolverResult(float("nan"), True, "no trap: t is above the onset time", 0, 2, f0,
+                                "replica symmetric")
+        residual = lambda r: a + self.free_entropy(g, r) + r / 2
+        slope = lambda r: self._dPhi_dr(g, r, self.free_entropy(g, r, overlaps=True)) + 0.5
+        return newton(residual, slope, -f0 / (f1 - f0), bounds=(0.0, 5.0), xtol=1e-10, ftol=1e-10,
+                      method="newton in r (RS quadrature, envelope derivative)")
 
-    def generalization(self, alpha) -> dict:
+    def generalization(self, alpha, *, dps: int | None = None) -> GeneralizationResult:
         """Fresh-point REM condensation: ``alpha = g* Phi_0'(g*) - Phi_0(g*)``,
-        ``tau_g = -2 Phi_0'(g*)``, ``t_g = (1/2) ln(1 + tau_g)``."""
+        ``tau_g = -2 Phi_0'(g*)``, ``t_g = (1/2) ln(1 + tau_g)`` (``value``)."""
+        self._no_mpmath(dps)
         a = float(require_positive("alpha", alpha))
         key = ("t_g", a)
         if key not in self._cache:
@@ -349,19 +348,20 @@ class HiddenManifoldModel:
                 p = self.free_entropy(g, 0.0, overlaps=True)
                 return g * self._dPhi_dg(g, 0.0, p) - p.value - a
             g_o = 1 / np.expm1(2 * self.onset_time(a).value)
-            res = self._solve_in_log_g(residual, a, 2 * g_o, "generalisation")
+            res = self._solve_in_log_g(residual, 2 * g_o, "generalisation")
             g_star = 1 / np.expm1(2 * res.value)
             tau = -2 * self._dPhi_dg(g_star, 0.0, self.free_entropy(g_star, 0.0, overlaps=True))
-            self._cache[key] = {"tau_g": tau, "t_g": 0.5 * np.log1p(tau), "g_star": g_star,
-                                "converged": bool(res.converged)}
+            self._cache[key] = GeneralizationResult(**{**res.__dict__, "value": 0.5 * np.log1p(tau)}, tau_g=tau,
+                                                    g_star=g_star)
         return self._cache[key]
 
-    def asymptotic_collapse_time(self, alpha) -> float:
+    def asymptotic_collapse_time(self, alpha) -> SolverResult:
         """``alpha_D -> 0`` fast path: ``alpha = (alpha_D/2) ln(1 + kappa g/alpha_D)`` solved exactly,
         ``t_c ~ (kappa/(2 alpha_D)) e^{-2 alpha/alpha_D}`` at leading order."""
         a = require_positive("alpha", alpha)
         g = self.alpha_D / self.activation.kappa * np.expm1(2 * a / self.alpha_D)
-        return 0.5 * np.log1p(1 / g)
+        return SolverResult.closed_form(float(0.5 * np.log1p(1 / g)) if np.ndim(g) == 0 else 0.5 * np.log1p(1 / g),
+                                        "asymptotic (alpha_D -> 0)")
 
     def quadrature_error(self, alpha) -> dict:
         """``|t(doubled orders) - t|`` for ``t_c`` and ``t_o``: the quadrature's error estimate."""

@@ -1,5 +1,5 @@
 """Hidden-manifold data with a linear map: collapse, onset of traps, basin size [AALMV25 framework]
-(physics.md section 6; the nonlinear replica-symmetric formulas are not implemented here).
+(docs/hmm.md; the nonlinear replica-symmetric formulas are not implemented here).
 
 Data ``xi = F z / sqrt(D)``, ``F`` an ``N x D`` matrix, ``D = alpha_D N``. Everything depends on
 ``t`` through ``g = 1/(e^{2t} - 1)``. With ``c_k`` the eigenvalues of ``C = F F^T / D``::
@@ -16,7 +16,7 @@ lambda ~ MP(alpha_D) and N - D zeros; for alpha_D > 1, lambda ~ MP(1/alpha_D)), 
 MP expectations use ``l = 1 + c + 2 sqrt(c) cos(theta)``, ``rho dl = (2/pi) sin^2(theta)/l d(theta)``.
 The generalisation noise ``tau_g = Gamma_g`` is the typical nearest-neighbour squared distance per
 component between a fresh point and the training set (definition reconstructed, medium-low
-confidence, physics.md): with ``x_k = v c_k``,
+confidence, docs/hmm.md): with ``x_k = v c_k``,
 
     alpha = (1/N) sum_k [ (1/2) ln(1 + x_k) - x_k / (2 (1 + x_k)^2) ],
     Gamma_g = (1/(N v)) sum_k [ x_k/(1 + x_k) + x_k/(1 + x_k)^2 ],
@@ -33,9 +33,9 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
-from .result import SolverResult
+from .result import GeneralizationResult, SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import require_positive
+from .validation import InputError, require_positive, scalar_or_array
 
 __all__ = ["LinearHMM", "SPECTRA"]
 
@@ -43,7 +43,7 @@ SPECTRA = ("mp", "orthogonal", "isotropic")
 
 
 @lru_cache(maxsize=None)
-def _theta_rule(n: int = 800):
+def _theta_rule(n: int):
     x, w = np.polynomial.legendre.leggauss(n)
     theta = 0.5 * np.pi * (x + 1)
     return theta, 0.5 * np.pi * w * (2 / np.pi) * np.sin(theta) ** 2
@@ -59,12 +59,12 @@ class LinearHMM:
         self.alpha_D = float(require_positive("alpha_D", alpha_D))
         if isinstance(spectrum, str):
             if spectrum not in SPECTRA:
-                raise ValueError(f"spectrum must be one of {SPECTRA} or an array of eigenvalues, got {spectrum!r}")
+                raise InputError(f"spectrum must be one of {SPECTRA} or an array of eigenvalues, got {spectrum!r}")
             self.eigenvalues = None
         else:
             eig = np.asarray(spectrum, dtype=float)
             if eig.ndim != 1 or eig.size < 1 or not np.all(np.isfinite(eig)) or np.any(eig < 0):
-                raise ValueError("spectrum must be a 1-d array of finite eigenvalues >= 0 of C = F F^T / D")
+                raise InputError("spectrum must be a 1-d array of finite eigenvalues >= 0 of C = F F^T / D")
             self.eigenvalues, spectrum = eig, "empirical"
         self.spectrum = spectrum
 
@@ -73,10 +73,13 @@ class LinearHMM:
         """Finite-``F`` path: the exact spectrum of ``C = F F^T / D`` for a given ``N x D`` matrix."""
         F = np.asarray(F, dtype=float)
         if F.ndim != 2 or not np.all(np.isfinite(F)):
-            raise ValueError(f"F must be a finite N x D matrix, got shape {F.shape}")
+            raise InputError(f"F must be a finite N x D matrix, got shape {F.shape}")
         N, D = F.shape
         eig = np.clip(np.linalg.eigvalsh(F @ F.T / D), 0.0, None)
         return cls(D / N, eig)
+
+    #: Gauss-Legendre nodes in theta for the Marchenko-Pastur average (part of cache keys).
+    QUADRATURE_NODES = 800
 
     def _average(self, f, g):
         """``(1/N) sum_k f(g c_k)`` over the spectrum of ``C`` (``f(0) = 0`` assumed for the zeros)."""
@@ -90,88 +93,130 @@ class LinearHMM:
             # D eigenvalues 1/alpha_D, N - D zeros
             return self.alpha_D * f(g / self.alpha_D)[..., 0]
         c = self.alpha_D if self.alpha_D <= 1 else 1 / self.alpha_D
-        theta, w = _theta_rule()
+        theta, w = _theta_rule(self.QUADRATURE_NODES)
         lam = 1 + c + 2 * np.sqrt(c) * np.cos(theta)
         if self.alpha_D <= 1:
             return self.alpha_D * np.sum(w / lam * f(g * lam / self.alpha_D), axis=-1)
         return np.sum(w / lam * f(g * lam), axis=-1)
 
+    def _average_mp(self, f, g):
+        """mpmath twin of :meth:`_average` (``mp.quad`` over theta for the MP law)."""
+        if self.eigenvalues is not None:
+            return mp.fsum(f(g * mp.mpf(float(c))) for c in self.eigenvalues) / self.eigenvalues.size
+        aD = mp.mpf(self.alpha_D)
+        if self.spectrum == "isotropic" or (self.spectrum == "orthogonal" and self.alpha_D > 1):
+            return f(g)
+        if self.spectrum == "orthogonal":
+            return aD * f(g / aD)
+        c = aD if self.alpha_D <= 1 else 1 / aD
+        lam = lambda th: 1 + c + 2 * mp.sqrt(c) * mp.cos(th)
+        scale = aD if self.alpha_D <= 1 else 1
+        dens = lambda th: (2 / mp.pi) * mp.sin(th) ** 2 / lam(th)
+        integral = mp.quad(lambda th: dens(th) * f(g * lam(th) / scale), [0, mp.pi])
+        return (aD if self.alpha_D <= 1 else 1) * integral
+
+    # the integrands of i(g), B(g) and the fresh-point REM, written once for numpy and mpmath
+    @staticmethod
+    def _i_term(v, lib=np):
+        return 0.5 * lib.log1p(v)
+
+    @staticmethod
+    def _b_term(v, lib=np):
+        return v / (1 + v)
+
+    @staticmethod
+    def _rem_term(v, lib=np):
+        return 0.5 * lib.log1p(v) - v / (2 * (1 + v) ** 2)
+
+    @staticmethod
+    def _gamma_term(v, lib=np):
+        return v / (1 + v) + v / (1 + v) ** 2
+
     def mutual_information(self, g):
         """``i(g)``: mutual information per ambient dimension between the data and ``x_t``."""
         g = require_positive("g", g)
-        out = 0.5 * self._average(np.log1p, g)
-        return float(out) if np.ndim(out) == 0 else out
+        return scalar_or_array(self._average(self._i_term, g))
 
     def B(self, g):
         """``B(g) = (1/N) sum_k g c_k / (1 + g c_k)``."""
         g = require_positive("g", g)
-        out = self._average(lambda v: v / (1 + v), g)
-        return float(out) if np.ndim(out) == 0 else out
+        return scalar_or_array(self._average(self._b_term, g))
 
-    def _solve_g(self, func, alpha) -> SolverResult:
+    def _solve_g(self, term_sum, alpha, dps, what: str, upper: float = 40.0) -> SolverResult:
+        """Root in ``u = ln g`` of ``term_sum(g) = alpha`` (monotone in g), reported as ``t``."""
         a = require_positive("alpha", alpha)
-        res = find_root_float64(lambda u, a: func(np.exp(u)) - a, -40.0, 40.0, args=(a,))
-        g = np.exp(res.value)
-        t = 0.5 * np.log1p(1 / g)
-        return SolverResult(float(t) if np.ndim(t) == 0 else t, res.converged, res.iterations, res.residual,
-                            res.method + " (in ln g)")
+        if dps is not None:
+            if np.ndim(a):
+                raise InputError("alpha must be a scalar on the mpmath path (dps given)")
+            with mp.workdps(dps + 10):
+                target = mp.mpf(float(a))
+                res = find_root_mpmath(lambda u: term_sum(mp.exp(u), mp) - target, -40, upper, dps=dps)
+                t = mp.log1p(1 / mp.exp(res.value)) / 2
+            with mp.workdps(dps):
+                return res.with_value(+t, method=res.method + f" (in ln g, {what})")
+        res = find_root_float64(lambda u, a: term_sum(np.exp(u), np) - a, -40.0, upper, args=(a,))
+        t = scalar_or_array(0.5 * np.log1p(np.exp(-np.asarray(res.value))))
+        return res.with_value(t, method=res.method + f" (in ln g, {what})")
 
-    def collapse_time(self, alpha) -> SolverResult:
-        """``t_c`` from ``alpha = i(g_c)`` (vectorised in ``alpha``)."""
-        return self._solve_g(self.mutual_information, alpha)
+    def _sum(self, *terms):
+        """``g -> (1/N) sum_k sum_j w_j term_j(g c_k)`` for numpy or mpmath (``lib``)."""
+        def total(g, lib):
+            f = lambda v: sum(w * term(v, lib) for w, term in terms)
+            return self._average(f, g) if lib is np else self._average_mp(f, g)
+        return total
 
-    def onset_time(self, alpha) -> SolverResult:
-        """``t_o`` from ``alpha = i(g_o) + B(g_o)/2``."""
-        return self._solve_g(lambda g: self.mutual_information(g) + 0.5 * self.B(g), alpha)
+    def collapse_time(self, alpha, *, dps: int | None = None) -> SolverResult:
+        """``t_c`` from ``alpha = i(g_c)`` (vectorised in ``alpha``; mpmath with ``dps``)."""
+        return self._solve_g(self._sum((1.0, self._i_term)), alpha, dps, "collapse")
 
-    def basin(self, t, alpha):
-        """``r*(t) = 1 + 2 (i(g) - alpha)/B(g)``: basin radius^2 is ``N r* Delta_t``."""
+    def onset_time(self, alpha, *, dps: int | None = None) -> SolverResult:
+        """``t_o`` from ``alpha = i(g_o) + B(g_o)/2`` (vectorised; mpmath with ``dps``)."""
+        return self._solve_g(self._sum((1.0, self._i_term), (0.5, self._b_term)), alpha, dps, "onset")
+
+    def basin(self, t, alpha, *, dps: int | None = None) -> SolverResult:
+        """``r*(t) = 1 + 2 (i(g) - alpha)/B(g)`` (closed form): the basin radius^2 is ``N r* Delta_t``.
+
+        Negative above the onset time (no trap). Vectorised in ``t``; mpmath with ``dps``."""
         t = require_positive("t", t)
+        a = require_positive("alpha", alpha)
+        if dps is not None:
+            if np.ndim(t) or np.ndim(a):
+                raise InputError("t and alpha must be scalars on the mpmath path (dps given)")
+            with mp.workdps(dps + 10):
+                g = 1 / mp.expm1(2 * mp.mpf(float(t)))
+                i, b = (self._average_mp(lambda v, f=f: f(v, mp), g) for f in (self._i_term, self._b_term))
+                r = 1 + 2 * (i - mp.mpf(float(a))) / b
+            with mp.workdps(dps):
+                return SolverResult.closed_form(+r, f"closed form (mpmath, dps={dps})")
         g = 1.0 / np.expm1(2 * t)
-        return 1 + 2 * (np.asarray(self.mutual_information(g)) - alpha) / np.asarray(self.B(g))
+        return SolverResult.closed_form(scalar_or_array(1 + 2 * (self._average(self._i_term, g) - a)
+                                                        / self._average(self._b_term, g)))
 
     def free_entropy(self, g, r) -> float:
         """Planted REM free entropy ``Phi(1; g, r) = -i(g) - B(g)/2 - r (1 - B(g))/2``."""
         return -self.mutual_information(g) - 0.5 * self.B(g) - 0.5 * r * (1 - self.B(g))
 
-    def generalization(self, alpha) -> dict:
-        """Fresh-point REM: ``tau_g = Gamma_g`` (nearest-neighbour squared distance per component),
-        the condensation signal-to-noise ``g_star`` of the kernel estimate and ``t_g``."""
-        target = float(require_positive("alpha", alpha))
-        lhs = lambda v: self._average(lambda x: 0.5 * np.log1p(x) - x / (2 * (1 + x) ** 2), v)
-        res = find_root_float64(lambda u: lhs(np.exp(u)) - target, -40.0, 60.0)
-        v = float(np.exp(res.value))
-        gamma = float(self._average(lambda x: x / (1 + x) + x / (1 + x) ** 2, v)) / v
-        return {"tau_g": gamma, "t_g": 0.5 * np.log1p(gamma), "g_star": v, "converged": bool(res.converged)}
+    def generalization(self, alpha, *, dps: int | None = None) -> GeneralizationResult:
+        """Fresh-point REM (docs/hmm.md): the condensation signal-to-noise ``g_star`` of the kernel
+        estimate solves ``alpha = (1/N) sum_k [(1/2) ln(1 + x_k) - x_k/(2 (1 + x_k)^2)]``,
+        ``x_k = g_star c_k``; ``tau_g = Gamma_g = (1/(N g_star)) sum_k [x_k/(1 + x_k) + x_k/(1 + x_k)^2]``
+        and ``t_g = (1/2) ln(1 + tau_g)``. Scalar ``alpha``; mpmath with ``dps``."""
+        a = float(require_positive("alpha", alpha))
+        res = self._solve_g(self._sum((1.0, self._rem_term)), a, dps, "generalisation", upper=60.0)
+        gamma_sum = self._sum((1.0, self._gamma_term))
+        if dps is not None:
+            with mp.workdps(dps + 10):
+                v = 1 / mp.expm1(2 * res.value)
+                tau = gamma_sum(v, mp) / v
+                t_g = mp.log1p(tau) / 2
+            with mp.workdps(dps):
+                return GeneralizationResult(**{**res.__dict__, "value": +t_g}, tau_g=+tau, g_star=+v)
+        v = 1.0 / np.expm1(2 * res.value)
+        tau = float(gamma_sum(v, np)) / v
+        return GeneralizationResult(**{**res.__dict__, "value": 0.5 * np.log1p(tau)}, tau_g=tau, g_star=v)
 
-    def generalization_noise(self, alpha) -> float:
-        """``tau_g``: see :meth:`generalization` (orthogonal: ``(2 + u_c)/(1 + u_c)^2``)."""
-        return self.generalization(alpha)["tau_g"]
-
-    def asymptotic_collapse_time(self, alpha) -> float:
+    def asymptotic_collapse_time(self, alpha) -> SolverResult:
         """``alpha_D -> 0`` form ``alpha = (alpha_D/2) ln(1 + g/alpha_D)`` (kappa = 1 for linear phi)."""
         a = require_positive("alpha", alpha)
-        return 0.5 * np.log1p(1 / (self.alpha_D * np.expm1(2 * a / self.alpha_D)))
-
-    def collapse_time_mpmath(self, alpha, *, dps: int = 30) -> SolverResult:
-        """mpmath path for ``t_c`` (MP spectrum by ``mp.quad`` over theta)."""
-        if self.eigenvalues is not None:
-            raise ValueError("the mpmath path takes the 'mp', 'orthogonal' or 'isotropic' spectrum")
-        with mp.workdps(dps + 10):
-            aD = mp.mpf(self.alpha_D)
-
-            def i_of(g):
-                if self.spectrum == "isotropic" or (self.spectrum == "orthogonal" and aD > 1):
-                    return mp.log1p(g) / 2
-                if self.spectrum == "orthogonal":
-                    return aD * mp.log1p(g / aD) / 2
-                c = aD if aD <= 1 else 1 / aD
-                scale = aD if aD <= 1 else 1
-                f = lambda th: (2 / mp.pi) * mp.sin(th) ** 2 / (1 + c + 2 * mp.sqrt(c) * mp.cos(th)) * mp.log1p(
-                    g * (1 + c + 2 * mp.sqrt(c) * mp.cos(th)) / scale)
-                return (scale if aD <= 1 else 1) * mp.quad(f, [0, mp.pi]) / 2
-
-            a = mp.mpf(alpha)
-            res = find_root_mpmath(lambda u: i_of(mp.exp(u)) - a, -40, 40, dps=dps)
-            t = mp.log1p(1 / mp.exp(res.value)) / 2
-        return SolverResult(t, res.converged, res.iterations, res.residual, res.method)
+        return SolverResult.closed_form(scalar_or_array(0.5 * np.log1p(1 / (self.alpha_D * np.expm1(2 * a / self.alpha_D)))),
+                                        "asymptotic (alpha_D -> 0)")

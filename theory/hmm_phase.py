@@ -1,5 +1,5 @@
 """Hidden-manifold model: one front door for linear and nonlinear ``phi``, the test cross-entropy
-of the kernel estimate, and the phase diagrams (physics.md section 6).
+of the kernel estimate, and the phase diagrams (docs/hmm.md).
 
 ``hidden_manifold(alpha_D, phi, spectrum)`` returns a :class:`~theory.hmm_linear.LinearHMM` for
 linear ``phi`` (exact spectral formulas) and a :class:`~theory.hmm.HiddenManifoldModel` otherwise;
@@ -9,19 +9,14 @@ both answer ``collapse_time``, ``onset_time``, ``basin``, ``generalization``, ``
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
-from .atomic import atomic_write_bytes
 from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
-from .validation import require_positive
+from .validation import InputError, require_positive
 
-__all__ = ["hidden_manifold", "basin_size", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
-           "phase_boundaries_alpha_D", "default_cache_dir"]
+__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
+           "phase_boundaries_alpha_D"]
 
 
 def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
@@ -29,14 +24,14 @@ def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
     if isinstance(phi, str) and phi == "linear":
         return LinearHMM(alpha_D, spectrum)
     if isinstance(spectrum, str) and spectrum != "mp":
-        raise ValueError(f"spectrum={spectrum!r} needs phi='linear' (nonlinear phi uses Gaussian F, the 'mp' case)")
+        raise InputError(f"spectrum={spectrum!r} needs phi='linear' (nonlinear phi uses Gaussian F, the 'mp' case)")
     return HiddenManifoldModel(alpha_D, phi)
 
 
 def gaussian_equivalent(phi, eigenvalues) -> LinearHMM:
     """The Gaussian-equivalence model ``phi~(h) -> mu_1 h + mu_* noise`` for the spectrum
     ``eigenvalues`` of ``F F^T / D``: covariance ``mu_1^2 C + (1 - mu_1^2) I``,
-    ``mu_1 = E[h phi~(h)]``. physics.md warns that it is wrong for this large-deviation question
+    ``mu_1 = E[h phi~(h)]``. docs/hmm.md explains why it is wrong for this large-deviation question
     (it makes the data full rank); it is here so that simulations can show it."""
     from .activations import activation, gaussian_rule
 
@@ -48,87 +43,51 @@ def gaussian_equivalent(phi, eigenvalues) -> LinearHMM:
     return LinearHMM(1.0, np.clip(mu1 ** 2 * eig + (1 - mu1 ** 2), 0.0, None))
 
 
-def kernel_cross_entropy(model, tau, alpha, *, generalization: dict | None = None):
+def kernel_cross_entropy(model, tau, alpha, *, tau_g: float | None = None, g_star: float | None = None):
     """Per-component test cross-entropy ``-(1/N) E ln Q_tau(xi)`` of the Gaussian kernel estimate
     ``Q_tau = (1/P) sum_mu N(xi^mu, tau I)`` on fresh data (the KL up to the data entropy)::
 
         tau >= 1/g*:  (1/2) ln(2 pi tau) - Phi_0(1/tau)                  (liquid)
         tau <  1/g*:  (1/2) ln(2 pi tau) + alpha + tau_g/(2 tau)          (condensed)
 
-    minimal at ``tau = tau_g``. Vectorised over ``tau``. ``generalization``: a precomputed
-    ``{"tau_g", "g_star"}`` (e.g. from :func:`regime_times`) to skip that solve."""
+    minimal at ``tau = tau_g``. Vectorised over ``tau``. ``tau_g`` and ``g_star`` (e.g. from
+    :func:`regime_times`) skip the generalisation solve when both are given."""
     tau = np.atleast_1d(require_positive("tau", tau)).astype(float)
-    gen = generalization or model.generalization(alpha)
+    if tau_g is None or g_star is None:
+        gen = model.generalization(alpha)
+        tau_g, g_star = gen.tau_g, gen.g_star
     out = np.empty_like(tau)
     for i, tv in enumerate(tau):
-        if tv * gen["g_star"] >= 1:
+        if tv * g_star >= 1:
             out[i] = 0.5 * np.log(2 * np.pi * tv) - model.free_entropy(1 / tv, 0.0)
         else:
-            out[i] = 0.5 * np.log(2 * np.pi * tv) + alpha + gen["tau_g"] / (2 * tv)
+            out[i] = 0.5 * np.log(2 * np.pi * tv) + alpha + tau_g / (2 * tv)
     return out
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("REGIMES_CACHE", Path.home() / ".cache" / "diffusion-regimes"))
+def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", model=None) -> dict:
+    """``t_c``, ``t_o``, ``t_g`` (and their ``g`` and ``tau`` equivalents) as one JSON-ready dict.
 
-
-def _disk_cached(cache_dir, name: str, compute):
-    """JSON cache under ``cache_dir/hmm/name`` (``cache_dir=False`` disables; None: the default)."""
-    path = None
-    if cache_dir is not False:
-        path = (Path(cache_dir) if cache_dir else default_cache_dir()) / "hmm" / name
-        if path.exists():
-            try:
-                return json.loads(path.read_text())
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is recomputed
-    out = compute()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, json.dumps(out, indent=1).encode())
-    return out
-
-
-def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
-    """``t_c``, ``t_o``, ``t_g`` (and ``g``, ``tau`` equivalents) for named ``phi``, cached on disk
-    as JSON under ``cache_dir`` (nonlinear solves take seconds; ``cache_dir=False`` disables)."""
+    Nonlinear solves take seconds: pass ``model`` to reuse its warm starts, or use the on-disk
+    cache of :mod:`compare.theory_cache` (the theory package does no file I/O)."""
     alpha = float(require_positive("alpha", alpha))
-    name = phi if isinstance(phi, str) else None
-
-    def compute():
-        model = hidden_manifold(alpha_D, phi, spectrum)
-        tc, to = model.collapse_time(alpha), model.onset_time(alpha)
-        gen = model.generalization(alpha)
-        return {"phi": name or "custom", "alpha": alpha, "alpha_D": float(alpha_D),
-                "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen["t_g"]),
-                "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)),
-                "tau_g": float(gen["tau_g"]), "g_star": float(gen["g_star"]), "g_c": float(1 / np.expm1(2 * tc.value)),
-                "g_o": float(1 / np.expm1(2 * to.value)),
-                "converged": bool(np.all(tc.converged) and np.all(to.converged) and gen["converged"])}
-
-    if name is None or not isinstance(spectrum, str):
-        return compute()
-    return _disk_cached(cache_dir, f"times-{name}-{spectrum}-aD{alpha_D!r}-a{alpha!r}.json", compute)
+    model = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
+    tc, to = model.collapse_time(alpha), model.onset_time(alpha)
+    gen = model.generalization(alpha)
+    return {"phi": phi if isinstance(phi, str) else "custom", "alpha": alpha, "alpha_D": float(alpha_D),
+            "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen.value),
+            "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)),
+            "tau_g": float(gen.tau_g), "g_star": float(gen.g_star), "g_c": float(1 / np.expm1(2 * tc.value)),
+            "g_o": float(1 / np.expm1(2 * to.value)),
+            "converged": bool(np.all(tc.converged) and np.all(to.converged) and np.all(gen.converged))}
 
 
-def basin_size(t: float, alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", cache_dir=None,
-               model=None) -> float:
-    """``r*(t)`` (``nan`` above the onset), cached on disk like :func:`regime_times`; pass ``model``
-    to reuse its warm starts."""
-    t, alpha = float(require_positive("t", t)), float(require_positive("alpha", alpha))
+def phase_diagram_alpha_t(alpha_D: float, alphas, phi="linear", *, spectrum="mp", times=regime_times) -> dict:
+    """The three curves ``t_o(alpha) > t_c(alpha) > t_g(alpha)`` at fixed ``alpha_D``.
 
-    def compute():
-        m = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
-        return {"r_star": float(m.basin(t, alpha))}
-
-    if not isinstance(phi, str) or not isinstance(spectrum, str):
-        return compute()["r_star"]
-    return _disk_cached(cache_dir, f"basin-{phi}-{spectrum}-aD{alpha_D!r}-a{alpha!r}-t{t!r}.json", compute)["r_star"]
-
-
-def phase_diagram_alpha_t(alpha_D: float, alphas, phi="linear", *, spectrum="mp", cache_dir=None) -> dict:
-    """The three curves ``t_o(alpha) > t_c(alpha) > t_g(alpha)`` at fixed ``alpha_D``."""
-    rows = [regime_times(a, alpha_D, phi, spectrum=spectrum, cache_dir=cache_dir) for a in np.atleast_1d(alphas)]
+    ``times(alpha, alpha_D, phi, spectrum=...)`` computes one point (default :func:`regime_times`;
+    :func:`compare.theory_cache.cached_regime_times` reads and writes the disk cache)."""
+    rows = [times(a, alpha_D, phi, spectrum=spectrum) for a in np.atleast_1d(alphas)]
     return {k: np.array([r[k] for r in rows]) for k in ("alpha", "t_c", "t_o", "t_g")}
 
 

@@ -1,4 +1,4 @@
-"""A solvable generative model with a linear one-step denoiser [H24] (physics.md section 4).
+"""A solvable generative model with a linear one-step denoiser [H24] (docs/networks.md).
 
 Data ``x ~ N(0, s^2 I_d)``; forward OU with noise scale ``ell`` to time ``T``:
 ``y = e^{-T} x + sqrt(ell (1 - e^{-2T})) xi``, one noise draw per training point. An ordinary
@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .validation import require_int, require_nonnegative, require_positive
+from .validation import InputError, require_int, require_nonnegative, require_positive, scalar_or_array
 
 __all__ = ["LinearDenoiserModel"]
 
@@ -84,10 +84,10 @@ class LinearDenoiserModel:
         """Expected per-dimension generated variance with ``n`` training points (``n > d + 2``)."""
         n = np.asarray(n, dtype=float)
         if np.any(n <= self.d + 2):
-            raise ValueError(f"n must be > d + 2 = {self.d + 2} for a finite expected variance, got {n.min():g}")
+            raise InputError(f"n must be > d + 2 = {self.d + 2} for a finite expected variance, got {n.min():g}")
         r = self.r
         out = self.s**2 * (r + (1 - r) * self.d / (n - self.d - 2))
-        return float(out) if out.ndim == 0 else out
+        return scalar_or_array(out)
 
     def summary(self, n: int | None = None) -> dict:
         out = {"d": self.d, "T": self.T, "ell": self.ell, "s": self.s, "r": self.r, "kl_floor": self.kl_floor,

@@ -1,4 +1,4 @@
-"""The symmetric two-class Gaussian mixture of [BBBM24] (physics.md section 2).
+"""The symmetric two-class Gaussian mixture of [BBBM24] (derivations: ``docs/gaussian-mixture.md``).
 
 Data ``a ~ (1/2)[N(+m, sigma^2 I) + N(-m, sigma^2 I)]`` in ``N`` dimensions with
 ``|m|^2 = mu^2 N``, ``P = e^{alpha N}`` training points. With ``tau = e^{2t} - 1``,
@@ -21,7 +21,7 @@ from .expectations import cloning_probability_from_kappa, expected_log_cosh
 from .gaussian import collapse_time_isotropic, excess_entropy_isotropic, speciation_time
 from .result import SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import require_in_open_interval, require_int, require_positive
+from .validation import InputError, require_in_open_interval, require_int, require_positive, scalar_or_array
 
 __all__ = ["TwoClassMixture", "SPECIATION_CRITERIA", "KAPPA_AT_BIMODALITY", "PHI_AT_BIMODALITY"]
 
@@ -29,11 +29,6 @@ SPECIATION_CRITERIA = ("eigenvalue", "bimodality", "curvature")
 KAPPA_AT_BIMODALITY = 1.0
 #: ``phi(kappa = 1)``: the level at which the measured cloning curve locates ``t_S``.
 PHI_AT_BIMODALITY = 0.7752002453966636
-
-
-def _out(x):
-    x = np.asarray(x)
-    return float(x) if x.ndim == 0 else x
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class TwoClassMixture:
     @property
     def alpha(self) -> float:
         """``ln P / N``."""
-        return conventions.alpha(self.P, self.N)
+        return conventions.alpha(self.N, self.P)
 
     @property
     def mean_norm2(self) -> float:
@@ -88,7 +83,7 @@ class TwoClassMixture:
     def kappa(self, t):
         """``kappa(t) = mu^2 N / (tau + sigma^2)``: signal-to-noise of the class direction."""
         tau = conventions.t_to_tau(t)
-        return _out(self.mean_norm2 / (np.asarray(tau) + self.sigma**2))
+        return scalar_or_array(self.mean_norm2 / (np.asarray(tau) + self.sigma**2))
 
     # -- speciation ---------------------------------------------------------------------
     def speciation_time(self, criterion: str = "eigenvalue", *, dps: int | None = None):
@@ -119,15 +114,17 @@ class TwoClassMixture:
                     m2m, c = mp.mpf(m2), 1 - mp.mpf(s2)
                     return mp.log(m2m + mp.sqrt(m2m**2 + c**2)) / 2
             return 0.5 * np.log(m2 + np.hypot(m2, 1.0 - s2))
-        raise ValueError(f"criterion must be one of {SPECIATION_CRITERIA}, got {criterion!r}")
+        raise InputError(f"criterion must be one of {SPECIATION_CRITERIA}, got {criterion!r}")
 
     def cloning_probability(self, t, *, dps: int | None = None):
         """Exact probability that two clones branched at ``t`` end in the same class."""
+        t_checked = require_positive("t", t)
         if dps is not None:
+            if np.ndim(t_checked):
+                raise InputError("t must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 5):
-                kappa = mp.mpf(self.mean_norm2) / (mp.expm1(2 * mp.mpf(t)) + mp.mpf(self.sigma) ** 2)
+                kappa = mp.mpf(self.mean_norm2) / (mp.expm1(2 * mp.mpf(float(t_checked))) + mp.mpf(self.sigma) ** 2)
             return cloning_probability_from_kappa(kappa, dps=dps)
-        require_positive("t", t)
         return cloning_probability_from_kappa(self.kappa(t))
 
     def cloning_time(self, level: float = PHI_AT_BIMODALITY, *, dps: int | None = None) -> SolverResult:
@@ -139,7 +136,7 @@ class TwoClassMixture:
         lev = require_in_open_interval("level", level, 0.5, 1.0)
         if dps is not None:
             if lev.ndim:
-                raise ValueError("level must be a scalar on the mpmath path (dps given)")
+                raise InputError("level must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 5):
                 target = mp.mpf(float(lev))
                 res = find_root_mpmath(lambda u: cloning_probability_from_kappa(mp.exp(u), dps=dps + 5) - target,
@@ -147,26 +144,31 @@ class TwoClassMixture:
                 tau = mp.mpf(self.mean_norm2) / mp.exp(res.value) - mp.mpf(self.sigma) ** 2
                 ok = tau > 0
                 t = mp.log1p(tau) / 2 if ok else mp.nan
-            return SolverResult(t, bool(res.converged and ok), res.iterations, res.residual, res.method)
+            return res.with_value(t, converged=bool(res.converged and ok),
+                                  flag=res.flag if ok else "no crossing at t > 0")
         res = find_root_float64(lambda u, L: cloning_probability_from_kappa(np.exp(u)) - L, -60.0, 60.0, args=(lev,))
         kappa = np.exp(res.value)
         tau = self.mean_norm2 / kappa - self.sigma**2
         ok = tau > 0
         t = np.where(ok, 0.5 * np.log1p(np.where(ok, tau, 0.0)), np.nan)
         converged = np.asarray(res.converged) & ok
-        converged = bool(converged) if converged.ndim == 0 else converged
-        return SolverResult(_out(t), converged, res.iterations, res.residual, res.method)
+        flag = np.where(ok, res.flag, "no crossing at t > 0")
+        if converged.ndim == 0:
+            return res.with_value(float(t), converged=bool(converged), flag=str(flag))
+        return res.with_value(t, converged=converged, flag=flag.astype(object))
 
     # -- collapse -----------------------------------------------------------------------
-    def collapse_time(self, *, dps: int | None = None):
-        """Leading-order ``t_C = (1/2) ln(1 + sigma^2 / (e^{2 alpha} - 1))``.
+    def collapse_time(self, *, dps: int | None = None) -> SolverResult:
+        """Leading-order ``t_C = (1/2) ln(1 + sigma^2 / (e^{2 alpha} - 1))`` (a closed form).
 
         The means shift the excess entropy only by O(1/N); see :meth:`collapse_time_finite_n`.
         """
         if dps is not None:
             with mp.workdps(dps + 5):
-                a = mp.log(self.P) / self.N
-            return collapse_time_isotropic(a, self.sigma**2, dps=dps)
+                a, s2 = mp.log(self.P) / self.N, mp.mpf(self.sigma) ** 2
+                value = mp.log1p(s2 / mp.expm1(2 * a)) / 2
+            with mp.workdps(dps):
+                return SolverResult.closed_form(+value, f"closed form (mpmath, dps={dps})")
         return collapse_time_isotropic(self.alpha, self.sigma**2)
 
     def excess_entropy(self, t, *, clip: bool = False):
@@ -196,7 +198,7 @@ class TwoClassMixture:
         f0 = self.excess_entropy(t)
         kappa = np.asarray(self.kappa(t))
         f = f0 - (kappa - expected_log_cosh(kappa)) / self.N
-        return _out(np.maximum(f, 0.0) if clip else f)
+        return scalar_or_array(np.maximum(f, 0.0) if clip else f)
 
     def collapse_time_finite_n(self, *, dps: int | None = None) -> SolverResult:
         """Root of the exact finite-``N`` excess entropy (a finite-N estimate of ``t_C``).
@@ -204,7 +206,7 @@ class TwoClassMixture:
         Lies above the leading-order :meth:`collapse_time`: the class bit lowers ``f`` by up to
         ``ln 2 / N``, so the root moves to larger ``t``.
         """
-        t_lead = self.collapse_time()
+        t_lead = self.collapse_time().value
         u_lo = np.log(np.expm1(2.0 * t_lead))  # f_exact <= f_leading = 0 here
         u_hi = u_lo + 1.0
 
@@ -218,9 +220,9 @@ class TwoClassMixture:
                 fmp = lambda u: self.excess_entropy_finite_n(mp.log1p(mp.exp(u)) / 2, dps=dps + 5)
                 res = find_root_mpmath(fmp, u_lo - 1e-9, u_hi, dps=dps)
                 t_c = mp.log1p(mp.exp(res.value)) / 2
-            return SolverResult(t_c, res.converged, res.iterations, res.residual, res.method)
+            return res.with_value(t_c)
         res = find_root_float64(lambda u: np.asarray(f_of_u(u)), u_lo - 1e-9, u_hi)
-        return SolverResult(0.5 * np.log1p(np.exp(res.value)), res.converged, res.iterations, res.residual, res.method)
+        return res.with_value(float(0.5 * np.log1p(np.exp(res.value))))
 
     # -- reporting ----------------------------------------------------------------------
     def summary(self) -> dict:
@@ -229,7 +231,7 @@ class TwoClassMixture:
             "t_S": self.speciation_time("eigenvalue"),
             "t_S_bimodality": self.speciation_time("bimodality"),
             "t_S_curvature": self.speciation_time("curvature"),
-            "t_C": self.collapse_time(),
+            "t_C": float(self.collapse_time().value),
             "t_C_finite_N": float(self.collapse_time_finite_n().value),
         }
         ddpm = conventions.DEFAULT_DDPM

@@ -1,4 +1,4 @@
-"""Exact one-point laws of the regularised empirical scores [BDKOS25] (physics.md section 5).
+"""Exact one-point laws of the regularised empirical scores [BDKOS25] (docs/networks.md).
 
 One training point ``a``; probability-flow ODE. Variance exploding (``dx/dsigma = -sigma s``):
 
@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .validation import require_nonnegative, require_positive
+from .validation import InputError, require_nonnegative, require_positive
 
 __all__ = ["tikhonov_distance_ve", "tikhonov_profile_ou", "floored_threshold", "floored_memorizes"]
 
@@ -40,7 +40,7 @@ def floored_threshold(tau: float) -> float:
     """``sqrt(2 ln(1/tau))`` (``0 < tau < 1``): the largest ``|x_T - a|/sigma_T`` that still memorises."""
     tau = float(require_positive("tau", tau))
     if tau >= 1:
-        raise ValueError(f"tau must be < 1 (p~ <= 1 for one point), got {tau}")
+        raise InputError(f"tau must be < 1 (p~ <= 1 for one point), got {tau}")
     return math.sqrt(2 * math.log(1 / tau))
 
 

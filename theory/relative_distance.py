@@ -1,5 +1,5 @@
 """Squared L2 distances between a Gaussian and Gaussian-kernel densities, in closed form [H24]
-(physics.md section 4).
+(docs/networks.md).
 
 A set ``Y`` of ``m`` points in ``d`` dimensions defines the kernel density
 ``p_K^Y(x) = (1/m) sum_y N(x; y, eps^2 I)`` with ``eps = s m^{-1/d}``. For a Gaussian
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .validation import require_positive
+from .validation import InputError, require_positive
 
 __all__ = ["kernel_bandwidth", "log_kernel_self_overlap", "log_gaussian_kernel_overlap", "log_gaussian_self_overlap",
            "l2_distance_squared", "relative_distance"]
@@ -29,7 +29,7 @@ __all__ = ["kernel_bandwidth", "log_kernel_self_overlap", "log_gaussian_kernel_o
 def _points(Y) -> np.ndarray:
     Y = np.asarray(Y, dtype=float)
     if Y.ndim != 2 or Y.shape[0] < 1 or not np.all(np.isfinite(Y)):
-        raise ValueError("points must be a finite array of shape (m, d)")
+        raise InputError("points must be a finite array of shape (m, d)")
     return Y
 
 
@@ -39,10 +39,10 @@ def _gaussian(mean, cov, d: int, *, allow_singular: bool = False):
     if cov.ndim == 1:
         cov = np.diag(cov)
     if mean.shape != (d,) or cov.shape != (d, d):
-        raise ValueError(f"mean must have shape ({d},) and cov ({d}, {d})")
+        raise InputError(f"mean must have shape ({d},) and cov ({d}, {d})")
     smallest = np.linalg.eigvalsh(cov).min()
     if not np.allclose(cov, cov.T) or smallest < (-1e-12 * max(1.0, np.abs(cov).max()) if allow_singular else 1e-300):
-        raise ValueError("cov must be symmetric positive " + ("semi-definite" if allow_singular else "definite"))
+        raise InputError("cov must be symmetric positive " + ("semi-definite" if allow_singular else "definite"))
     return mean, cov
 
 
@@ -78,7 +78,7 @@ def log_gaussian_self_overlap(cov) -> float:
     cov = np.diag(cov) if cov.ndim == 1 else cov
     sign, logdet = np.linalg.slogdet(cov)
     if sign <= 0:
-        raise ValueError("cov must be positive definite")
+        raise InputError("cov must be positive definite")
     return float(-0.5 * cov.shape[0] * np.log(4 * np.pi) - 0.5 * logdet)
 
 

@@ -1,5 +1,5 @@
 """Per-subspace critical times of linear-manifold data: geometric memorisation [AVS+24]
-(physics.md section 3).
+(docs/subspaces.md).
 
 Data live on K orthogonal blocks: block k has ``d_k`` directions of variance ``s_k``;
 ``N = sum d_k``. Optionally the points are projected on a sphere (``normalized=True``, g = 0),
@@ -30,7 +30,7 @@ import numpy as np
 from . import conventions
 from .gaussian import collapse_time
 from .result import SolverResult
-from .validation import require_int, require_positive
+from .validation import InputError, require_int, require_positive, scalar_or_array
 
 __all__ = ["BlockSpectrum", "RULES"]
 
@@ -40,7 +40,7 @@ RULES = ("gauss_rem", "block")
 def _log_p(P) -> np.ndarray:
     P = np.asarray(P, dtype=float)
     if not np.all(np.isfinite(P)) or np.any(P < 2):
-        raise ValueError(f"P must be >= 2, got {P!r}")
+        raise InputError(f"P must be >= 2, got {P!r}")
     return np.log(P)
 
 
@@ -66,7 +66,7 @@ class BlockSpectrum:
         dims = tuple(require_int("dims", d, 1) for d in np.atleast_1d(self.dims).tolist())
         var = require_positive("variances", np.atleast_1d(np.asarray(self.variances, dtype=float)))
         if var.ndim != 1 or len(dims) != var.size:
-            raise ValueError(f"dims and variances must have the same length, got {len(dims)} and {var.size}")
+            raise InputError(f"dims and variances must have the same length, got {len(dims)} and {var.size}")
         object.__setattr__(self, "dims", dims)
         object.__setattr__(self, "variances", tuple(float(v) for v in var))
 
@@ -122,9 +122,8 @@ class BlockSpectrum:
             with mp.workdps(dps):
                 tau = mp.expm1(2 * res.value)
         else:
-            tau = np.expm1(2.0 * np.asarray(res.value))
-            tau = float(tau) if tau.ndim == 0 else tau
-        return SolverResult(tau, res.converged, res.iterations, res.residual, res.method)
+            tau = scalar_or_array(np.expm1(2.0 * np.asarray(res.value)))
+        return res.with_value(tau)
 
     def critical_tau(self, P, rule: str):
         """``tau`` below which each block is lost, under ``rule`` in :data:`RULES`."""
@@ -132,7 +131,7 @@ class BlockSpectrum:
             return self.tau_gauss_rem(P)
         if rule == "block":
             return self.tau_block(P)
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+        raise InputError(f"rule must be one of {RULES}, got {rule!r}")
 
     def critical_log_p_gauss_rem(self, tau):
         """``ln P_i*`` at fixed ``tau`` under the per-direction rule; shape ``(..., K)``."""

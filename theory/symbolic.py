@@ -117,7 +117,7 @@ def speciation_time_hessian() -> Derivation:
 @lru_cache(maxsize=None)
 def speciation_time_curvature() -> Derivation:
     """The backward drift ``x + 2 S(x)`` along ``m`` changes stability at the origin (sigma = 1 in
-    physics.md; general ``sigma`` here)."""
+    docs/gaussian-mixture.md; general ``sigma`` here)."""
     gamma = _delta(t) + sigma**2 * sp.exp(-2 * t)
     m = mu * sp.sqrt(N)
     score_par = -q / gamma + m * sp.exp(-t) / gamma * sp.tanh(q * m * sp.exp(-t) / gamma)

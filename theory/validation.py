@@ -1,7 +1,8 @@
-"""Input checks shared by every public function.
+"""Input checks shared by every public function, and the error they raise.
 
-Each check raises ``ValueError`` whose message names the parameter and the allowed range, so
-that the CLI can print it as a one-line error.
+Each check raises :class:`InputError` (a ``ValueError``) whose message names the parameter and
+its allowed range; the command line prints it as one line and exits with status 2. Any other
+exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "InputError",
     "as_float_array",
+    "scalar_or_array",
     "require_int",
     "require_positive",
     "require_nonnegative",
@@ -19,6 +22,21 @@ __all__ = [
     "require_in_open_interval",
     "validate_data",
 ]
+
+
+class InputError(ValueError):
+    """Bad input from a user: the message names the parameter and its allowed range.
+
+    A subclass of ``ValueError``, so ``except ValueError`` still catches it; the CLI turns it
+    (and only it) into one line ``error: ...`` with exit status 2.
+    """
+
+
+def scalar_or_array(x):
+    """``float(x)`` for a 0-d result, else the array itself: the return convention of every
+    vectorised function (a scalar in, a Python float out)."""
+    x = np.asarray(x)
+    return float(x) if x.ndim == 0 else x
 
 
 def _describe(value) -> str:
@@ -31,20 +49,21 @@ def _describe(value) -> str:
 def as_float_array(name: str, value) -> np.ndarray:
     """Return ``value`` as a float64 array, or raise ``ValueError`` naming ``name``."""
     if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be a real number or array of real numbers, got {value!r}")
+        raise InputError(f"{name} must be a real number or array of real numbers, got {value!r}")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a real number or array of real numbers, got {_describe(value)}"
         ) from None
     return arr
 
 
 def require_finite(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array with no NaN or inf (elementwise)."""
     arr = as_float_array(name, value)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {_describe(value)}")
+        raise InputError(f"{name} must be finite (no NaN or inf), got {_describe(value)}")
     return arr
 
 
@@ -53,36 +72,38 @@ def require_positive(name: str, value) -> np.ndarray:
     arr = require_finite(name, value)
     if not np.all(arr > 0):
         bad = arr[arr <= 0] if arr.ndim else arr
-        raise ValueError(f"{name} must be > 0, got {float(np.min(bad)):g}")
+        raise InputError(f"{name} must be > 0, got {float(np.min(bad)):g}")
     return arr
 
 
 def require_nonnegative(name: str, value) -> np.ndarray:
+    """Finite and ``>= 0`` (elementwise)."""
     arr = require_finite(name, value)
     if not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {float(np.min(arr)):g}")
+        raise InputError(f"{name} must be >= 0, got {float(np.min(arr)):g}")
     return arr
 
 
 def require_in_open_interval(name: str, value, low: float, high: float) -> np.ndarray:
+    """Finite and strictly between ``low`` and ``high`` (elementwise)."""
     arr = require_finite(name, value)
     if not np.all((arr > low) & (arr < high)):
-        raise ValueError(f"{name} must lie in ({low}, {high}), got {_describe(value)}")
+        raise InputError(f"{name} must lie in ({low}, {high}), got {_describe(value)}")
     return arr
 
 
 def require_int(name: str, value, minimum: int) -> int:
     """An integer (bool excluded) at least ``minimum``; integral floats such as 1e4 are accepted."""
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if isinstance(value, numbers.Integral):
         out = int(value)
     elif isinstance(value, numbers.Real) and float(value).is_integer():
         out = int(value)
     else:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if out < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {out}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {out}")
     return out
 
 
@@ -95,16 +116,16 @@ def validate_data(data, name: str = "data") -> np.ndarray:
     """
     arr = np.asarray(data)
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        raise InputError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if arr.ndim < 2:
-        raise ValueError(f"{name} must be 2-D (P, N) or image-shaped (P, H, W[, C]), got shape {arr.shape}")
+        raise InputError(f"{name} must be 2-D (P, N) or image-shaped (P, H, W[, C]), got shape {arr.shape}")
     if arr.ndim > 4:
-        raise ValueError(f"{name} must have at most 4 dimensions (P, H, W, C), got shape {arr.shape}")
+        raise InputError(f"{name} must have at most 4 dimensions (P, H, W, C), got shape {arr.shape}")
     arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
     if arr.shape[0] < 2:
-        raise ValueError(f"{name} must have P >= 2 samples (rows), got P = {arr.shape[0]}")
+        raise InputError(f"{name} must have P >= 2 samples (rows), got P = {arr.shape[0]}")
     if arr.shape[1] < 1:
-        raise ValueError(f"{name} must have N >= 1 features")
+        raise InputError(f"{name} must have N >= 1 features")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite: found {int(np.sum(~np.isfinite(arr)))} NaN or inf values")
+        raise InputError(f"{name} must be finite: found {int(np.sum(~np.isfinite(arr)))} NaN or inf values")
     return arr

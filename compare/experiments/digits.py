@@ -4,35 +4,19 @@ approximation with the data's spectrum; leave-one-out excess-entropy estimator).
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
-import torch
 
-from simulate._torch import make_generator, resolve_device
-from simulate.datasets import load_digits
-from simulate.observables import (
-    CloningResult,
-    collapse_times_from_indices,
-    condensation_times_from_weights,
-    fraction_at_or_after,
-)
-from simulate.stats import median_interval
 from theory import PHI_AT_BIMODALITY
 from theory.data import data_spectrum, speciation_hierarchy
 from theory.gaussian import collapse_time
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import DigitsPreset
-from ..table import ComparisonRow, make_table, to_markdown
-from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
-from .real_data import cloning_stage, collapse_stage, entropy_stage
+from ..table import ComparisonRow
+from .real_data import cloning_stage, collapse_stage, entropy_stage, entropy_zero
 
-__all__ = ["DigitsPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
-
-NAME = "digits"
-STAGES = ("cloning", "collapse", "entropy")
-_VERSION = 1
+__all__ = ["Digits"]
 
 
 def _theory(ds) -> dict:
@@ -44,67 +28,87 @@ def _theory(ds) -> dict:
             "spectrum": lam.tolist()}
 
 
-def simulate(preset: DigitsPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
-             progress: bool = False, log=None):
-    preset = (preset or DigitsPreset()).validate()
-    check_stages(stages, STAGES)
-    device = resolve_device(preset.device)
-    ds = load_digits(classes=preset.class_list(), scale=preset.scale)
-    th = _theory(ds)
-    data = torch.as_tensor(ds.data, dtype=torch.float64, device=device)
-    base = {"classes": preset.class_list(), "scale": preset.scale, "seed": preset.seed, "version": _VERSION,
-            "device": device.type}
-    jobs = {
-        "cloning": ({**base, "stage": "cloning", "pairs": preset.pairs, "clone_steps": preset.clone_steps},
-                    lambda: cloning_stage(data, ds.labels, th["t_S"], pairs=preset.pairs, steps=preset.clone_steps,
-                                          generator=make_generator(preset.seed + 1, device), progress=progress)),
-        "collapse": ({**base, "stage": "collapse", "trajectories": preset.trajectories, "steps": preset.steps},
-                     lambda: collapse_stage(data, th["t_S"], trajectories=preset.trajectories, steps=preset.steps,
-                                            generator=make_generator(preset.seed + 2, device), progress=progress)),
-        "entropy": ({**base, "stage": "entropy", "samples": preset.entropy_samples, "confidence": preset.confidence},
-                    lambda: entropy_stage(ds.data, th["t_C_gaussian"], samples=preset.entropy_samples,
-                                          seed=preset.seed + 3, device=preset.device, confidence=preset.confidence,
-                                          progress=progress)),
-    }
-    return run_stages(out, {k: v for k, v in jobs.items() if k in stages}, resume=resume, log=log)
+class Digits(Experiment):
+    """Two classes of scikit-learn's digits against the spectrum's t_S and both t_C estimates."""
 
+    name = "digits"
+    preset_type = DigitsPreset
+    version = 2
 
-def run(preset: DigitsPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
-    preset = (preset or DigitsPreset()).validate()
-    ds = load_digits(classes=preset.class_list(), scale=preset.scale)
-    th = _theory(ds)
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    th["t_C_entropy"] = float(raw["entropy"]["t_C"])
-    th["t_C_entropy_ci"] = raw["entropy"]["ci"].tolist()
-    conf = preset.confidence
-    cr = CloningResult(raw["cloning"]["branch_times"], raw["cloning"]["same_class"], raw["cloning"]["same_point"])
-    t_cross, lo, hi = cr.crossing_interval(PHI_AT_BIMODALITY, confidence=conf, n_resamples=500, seed=preset.seed)
-    coll = raw["collapse"]
-    lock = collapse_times_from_indices(coll["times"], coll["nearest_index"])
-    cond = condensation_times_from_weights(coll["times"], coll["max_weight"])
-    lm, llo, lhi = median_interval(lock, conf)
-    cm, clo, chi = median_interval(cond, conf)
-    ent_note = f"leave-one-out excess-entropy zero, {th['t_C_entropy_ci'][0]:.4g}..{th['t_C_entropy_ci'][1]:.4g}"
-    rows = [
-        ComparisonRow("speciation time (top eigenvalue)", "t_S", th["t_S"], t_cross, lo, hi, conf, tolerance=0.03,
-                      note="measured: crossing of phi = 0.7752 (exact level for a symmetric Gaussian mixture only); "
-                           "class = label of the nearest training point"),
-        ComparisonRow("collapse time, Gaussian approximation", "t_C^gauss", th["t_C_gaussian"], cm, clo, chi, conf,
-                      tolerance=0.10, note="measured: largest weight stays above 1/2 (median)"),
-        ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], cm, clo, chi, conf,
-                      tolerance=0.10, note=f"measured: largest weight stays above 1/2 (median); theory: {ent_note}"),
-        ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], lm, llo, lhi, conf,
-                      tolerance=0.10, note="measured: nearest training point fixed (median)"),
-    ]
-    table = make_table(rows)
-    result = ExperimentResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
-    result.figures = _figures(preset, th, cr, coll, lock, cond, raw["entropy"], (t_cross, lo, hi))
-    if out is not None:
-        write_outputs(out, result)
-    return result
+    def setup(self, preset):
+        """The selected, preprocessed digits and their spectral predictions."""
+        from simulate.datasets import load_digits
+
+        ds = load_digits(classes=preset.class_list(), scale=preset.scale)
+        return {"dataset": ds, "theory": _theory(ds)}
+
+    def stages(self, preset, setup):
+        """cloning, collapse, entropy (streams of the same names)."""
+        data = ("classes", "scale")
+        return [Stage("cloning", self._cloning, uses=data + ("pairs", "clone_steps")),
+                Stage("collapse", self._collapse, uses=data + ("trajectories", "steps")),
+                Stage("entropy", self._entropy, uses=data + ("entropy_samples",))]
+
+    @staticmethod
+    def _tensor(ctx):
+        import torch
+
+        return torch.as_tensor(ctx.setup["dataset"].data, dtype=torch.float64, device=ctx.device)
+
+    def _cloning(self, ctx):
+        return cloning_stage(self._tensor(ctx), ctx.setup["dataset"].labels, ctx.setup["theory"]["t_S"],
+                             pairs=ctx.preset.pairs, steps=ctx.preset.clone_steps, generator=ctx.torch_generator(),
+                             progress=ctx.progress)
+
+    def _collapse(self, ctx):
+        return collapse_stage(self._tensor(ctx), ctx.setup["theory"]["t_S"], trajectories=ctx.preset.trajectories,
+                              steps=ctx.preset.steps, generator=ctx.torch_generator(), progress=ctx.progress)
+
+    def _entropy(self, ctx):
+        return entropy_stage(self._tensor(ctx), ctx.setup["theory"]["t_C_gaussian"],
+                             samples=ctx.preset.entropy_samples, generator=ctx.torch_generator(),
+                             progress=ctx.progress)
+
+    def reconcile(self, preset, setup, raw):
+        """Speciation crossing against t_S; condensation and lock-in against both t_C estimates."""
+        from simulate.observables import CloningResult, condensation_times_from_weights, lock_in_times_from_indices
+        from simulate.stats import median_interval
+
+        conf = preset.confidence
+        th = dict(setup["theory"])
+        t_ent, ent_lo, ent_hi = entropy_zero(raw["entropy"], conf)
+        th["t_C_entropy"], th["t_C_entropy_ci"] = t_ent, [ent_lo, ent_hi]
+        cr = CloningResult(raw["cloning"]["branch_times"], raw["cloning"]["same_class"], raw["cloning"]["same_point"])
+        t_cross, lo, hi = cr.crossing_interval(PHI_AT_BIMODALITY, confidence=conf, n_resamples=500, seed=preset.seed)
+        coll = raw["collapse"]
+        lock = lock_in_times_from_indices(coll["times"], coll["nearest_index"])
+        cond = condensation_times_from_weights(coll["times"], coll["max_weight"])
+        lm, llo, lhi = median_interval(lock, conf)
+        cm, clo, chi = median_interval(cond, conf)
+        ent_note = f"leave-one-out excess-entropy zero, {th['t_C_entropy_ci'][0]:.4g}..{th['t_C_entropy_ci'][1]:.4g}"
+        rows = [
+            ComparisonRow("speciation time (top eigenvalue)", "t_S", th["t_S"], t_cross, lo, hi, conf, tolerance=0.03,
+                          note="measured: crossing of phi = 0.7752 (exact level for a symmetric Gaussian mixture "
+                               "only); class = label of the nearest training point"),
+            ComparisonRow("collapse time, Gaussian approximation", "t_C^gauss", th["t_C_gaussian"], cm, clo, chi, conf,
+                          tolerance=0.10, note="measured: largest weight stays above 1/2 (median)"),
+            ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], cm, clo, chi, conf,
+                          tolerance=0.10, note=f"measured: largest weight stays above 1/2 (median); theory: {ent_note}"),
+            ComparisonRow("collapse time, entropy estimator", "t_C^entropy", th["t_C_entropy"], lm, llo, lhi, conf,
+                          tolerance=0.10, note="measured: nearest training point fixed (median lock-in time)"),
+        ]
+        return Reconciliation(rows, th, {"cloning": cr, "lock": lock, "cond": cond, "crossing": (t_cross, lo, hi)})
+
+    def figures(self, preset, setup, raw, rec):
+        """speciation, collapse, entropy."""
+        e = rec.extra
+        return _figures(preset, rec.theory, e["cloning"], raw["collapse"], e["lock"], e["cond"], raw["entropy"],
+                        e["crossing"])
 
 
 def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
+    from simulate.observables import fraction_at_or_after
+
     figs = {}
     fig, ax = new_figure()
     lo, hi = cr.phi_interval(preset.confidence)

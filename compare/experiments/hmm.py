@@ -21,30 +21,24 @@ separates the fluctuation of ``F`` from the finite-N corrections of the REM. A s
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from functools import lru_cache
 
 import numpy as np
-import torch
 
-from simulate._torch import make_generator, resolve_device
-from simulate.hmm import (basin_radius, trap_at_centre, hidden_manifold_data, hidden_manifold_features,
-                          kernel_test_nll, planted_crossing_times, trajectory_capture)
-from simulate.scores import EmpiricalScore
-from simulate.stats import binomial_interval, bootstrap_interval, median_interval
+from simulate.stats import binomial_interval, bootstrap_interval, first_crossing, median_interval
 from theory.hmm_linear import LinearHMM
-from theory.hmm_phase import basin_size, gaussian_equivalent, hidden_manifold, kernel_cross_entropy, regime_times
+from theory.hmm_phase import gaussian_equivalent, hidden_manifold, kernel_cross_entropy
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
 from ..presets import HmmPreset, parse_float_list
-from ..table import ComparisonRow, make_table, to_markdown
-from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
+from ..table import ComparisonRow
+from ..theory_cache import cached_basin, cached_regime_times
 
-__all__ = ["HmmPreset", "run", "simulate", "summary_line", "to_markdown", "FINITE_SIZE_TOLERANCE"]
+__all__ = ["HiddenManifold", "FINITE_SIZE_TOLERANCE"]
 
-NAME = "hmm"
-_VERSION = 3
-# physics.md section 6: finite-size shifts of ~10% at N = 40..60 (e.g. t_c 0.483 vs 0.440 at N = 60)
+#: Finite-size shifts of ~10% are seen at N = 40..60 (docs/hmm.md: e.g. t_c 0.483 measured at
+#: N = 60 against 0.440 at N = infinity): the tolerance of the single-N verdicts.
 FINITE_SIZE_TOLERANCE = 0.10
 
 
@@ -52,6 +46,14 @@ FINITE_SIZE_TOLERANCE = 0.10
 def _model(aD, phi):
     """One theory object per configuration, so that its cache of stationary points is shared."""
     return hidden_manifold(aD, phi)
+
+
+def _times(preset, phi, aD) -> dict:
+    return cached_regime_times(preset.alpha, aD, phi, model=_model(aD, phi))
+
+
+def _basin(preset, phi, aD, t: float) -> float:
+    return cached_basin(float(t), preset.alpha, aD, phi, model=_model(aD, phi))
 
 
 def _key(phi, aD):
@@ -64,13 +66,22 @@ def _inf_nan(v):
     return np.where(np.isnan(v), np.inf, v)
 
 
-def _measure(preset, phi, aD, N, device, *, full: bool) -> dict:
-    gen = make_generator(preset.seed + 7919 * N + int(1000 * aD), device)
+def _measure(ctx, phi, aD, N, *, full: bool) -> dict:
+    """Everything measured for one configuration at size ``N`` (one random stream per (config, N),
+    so the feature matrix F is the same wherever that size is measured)."""
+    import torch
+
+    from simulate.hmm import (basin_radius, hidden_manifold_data, hidden_manifold_features, kernel_test_nll,
+                              planted_crossing_times, trajectory_capture, trap_at_centre)
+    from simulate.scores import EmpiricalScore
+
+    preset, device = ctx.preset, ctx.device
+    gen = ctx.torch_generator(f"{_key(phi, aD)}-N{N}")
     P = int(round(math.exp(preset.alpha * N)))
     F = hidden_manifold_features(N, aD, generator=gen, device=device)
-    train = hidden_manifold_data(P, F, phi, generator=gen).data
+    train = hidden_manifold_data(F, P, phi, generator=gen).data
     emp = EmpiricalScore(train)
-    th = regime_times(preset.alpha, aD, phi)
+    th = _times(preset, phi, aD)
     times = np.linspace(0.4 * th["t_c"], 1.7 * th["t_o"], 45)
     out = {"P": np.array(P), "times": times,
            "t_c": planted_crossing_times(emp, times, 1.0, preset.samples, generator=gen, disable=True),
@@ -86,47 +97,17 @@ def _measure(preset, phi, aD, N, device, *, full: bool) -> dict:
     traps = [trap_at_centre(emp, idx, t) for t in out["t_hessian"]]
     out["trapped"] = np.stack([tr.cpu().numpy() for tr, _ in traps])
     out["hessian_top"] = np.stack([h.cpu().numpy() for _, h in traps])
-    model = _model(aD, phi)
     t_mid = float(np.mean(t_basin))
-    r_mid = basin_size(t_mid, preset.alpha, aD, phi, model=model)
+    r_mid = _basin(preset, phi, aD, t_mid)
     idx = torch.randint(0, P, (preset.trajectories,), generator=gen, device=device)
     out["capture_r"] = np.array([0.5 * r_mid, 2.0 * r_mid])
     out["capture"] = np.stack([trajectory_capture(emp, idx, t_mid, r, generator=gen, steps=preset.steps,
                                                   disable=True).cpu().numpy() for r in out["capture_r"]])
     out["t_capture"] = np.array(t_mid)
-    test = hidden_manifold_data(preset.test_points, F, phi, generator=gen).data
+    test = hidden_manifold_data(F, preset.test_points, phi, generator=gen).data
     out["taus"] = th["tau_g"] * np.exp(np.linspace(-1.5, 2.0, 29))
     out["nll"], out["nn_d2"] = kernel_test_nll(train, test, out["taus"])
     return out
-
-
-def simulate(preset: HmmPreset | None = None, out=None, *, stages=None, resume: bool = True, progress: bool = False,
-             log=None):
-    preset = (preset or HmmPreset()).validate()
-    configs = preset.parsed_configs()
-    allowed = [_key(p, a) for p, a in configs] + ["scan"]
-    stages = allowed if stages is None else list(stages)
-    check_stages(stages, allowed)
-    device = resolve_device(preset.device)
-    base = {**asdict(preset), "version": _VERSION, "device": device.type}
-    jobs = {}
-    for phi, aD in configs:
-        if _key(phi, aD) in stages:
-            jobs[_key(phi, aD)] = ({**base, "stage": _key(phi, aD)},
-                                   lambda phi=phi, aD=aD: _measure(preset, phi, aD, preset.N, device, full=True))
-    if "scan" in stages:
-        phi, aD = configs[0]
-
-        def scan():
-            res = {}
-            for n in parse_float_list("scan_N", preset.scan_N):
-                if int(n) == preset.N:  # the main stage measures this size with the same seed
-                    continue
-                m = _measure(preset, phi, aD, int(n), device, full=False)
-                res.update({f"N{int(n)}_{k}": v for k, v in m.items() if k in ("t_c", "t_o", "P")})
-            return res
-        jobs["scan"] = ({**base, "stage": "scan"}, scan)
-    return run_stages(out, jobs, resume=resume, log=log)
 
 
 def _argmin_tau(taus, nll_rows):
@@ -138,114 +119,145 @@ def _argmin_tau(taus, nll_rows):
     return float(np.exp(-b / (2 * a))) if a > 0 else float(taus[np.argmin(mean)])
 
 
-def run(preset: HmmPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
-    preset = (preset or HmmPreset()).validate()
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    conf, tol = preset.confidence, FINITE_SIZE_TOLERANCE
-    rng = np.random.default_rng(preset.seed)
-    rows, theory = [], {"P": preset.P, "finite_size_tolerance": tol}
-    fs_note = f"N = {preset.N}: {tol:.0%} finite-size tolerance (physics.md: ~10% at N = 40..60)"
-    for phi, aD in preset.parsed_configs():
-        key, m = _key(phi, aD), raw[_key(phi, aD)]
-        th = regime_times(preset.alpha, aD, phi)
-        model = _model(aD, phi)
-        entry = dict(th)
-        label = f"{phi}, alpha_D = {aD:g}"
-        finite = LinearHMM(aD, np.clip(m["eigenvalues"], 0.0, None)) if phi == "linear" else None
-        equivalent = gaussian_equivalent(phi, m["eigenvalues"]) if phi != "linear" else None
-        for sym, what in (("t_c", "collapse (planted weight at typical noise = 1/2)"),
-                          ("t_o", "onset of traps (planted weight at the centre = 1/2)")):
-            med, lo, hi = median_interval(_inf_nan(m[sym]), conf)
-            rows.append(ComparisonRow(f"{what}, {label}", sym, th[sym], med, lo, hi, conf, tol,
-                                      f"median of {m[sym].size} samples; {fs_note}"))
-            if finite is not None:
-                tf = float((finite.collapse_time if sym == "t_c" else finite.onset_time)(preset.alpha).value)
-                entry[sym + "_this_F"] = tf
-                rows.append(ComparisonRow(f"{what}, {label}, theory for this F", sym + " (this F)", tf, med, lo, hi,
-                                          conf, tol, "exact spectrum of the sampled F; same measurement"))
-            if equivalent is not None:
-                te = float((equivalent.collapse_time if sym == "t_c" else equivalent.onset_time)(preset.alpha).value)
-                entry[sym + "_gaussian_equivalence"] = te
-                rows.append(ComparisonRow(f"{what}, {label}, Gaussian-equivalence prediction (this F)",
-                                          sym + " (GE)", te, med, lo, hi, conf, tol,
-                                          "phi -> mu_1 h + mu_* noise: physics.md calls it wrong here; shown as a foil"))
-        basin = {}
-        for t, rs in zip(m["t_basin"], m["basin"]):
-            med, lo, hi = median_interval(_inf_nan(rs), conf)
-            pred = basin_size(float(t), preset.alpha, aD, phi, model=model)
-            basin[f"{t:.6g}"] = {"theory": pred, "measured": [med, lo, hi]}
-            rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}", "r*", pred, med, lo, hi, conf, 0.25,
-                                      "median crossing in r of the planted weight; 25% tolerance (r* is a "
-                                      "difference of O(1/N)-corrected free entropies)"))
-            # r* vanishes at t_o, so near t_o it inherits the finite-size shift of the onset: evaluate the
-            # theory at t moved by the measured onset gap
-            gap = th["t_o"] - median_interval(_inf_nan(m["t_o"]), conf)[0]
-            shifted = basin_size(float(t) + gap, preset.alpha, aD, phi, model=model)
-            shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
-            basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
-            rows.append(ComparisonRow(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)",
-                                      "r* (shifted)", shifted, med, lo, hi, conf, 0.25,
-                                      f"onset gap {gap:+.3g} removed"))
-        entry["basin"] = basin
-        # mean-shift: fraction of patterns that keep a local maximum of P^e_t (a trap), vs t
-        frac = m["trapped"].mean(axis=1)
-        t_h = m["t_hessian"]
-        below = np.nonzero(frac < 0.5)[0]
-        if below.size and below[0] > 0:
-            k = below[0]
-            t_ms = float(t_h[k - 1] + (t_h[k] - t_h[k - 1]) * (frac[k - 1] - 0.5) / (frac[k - 1] - frac[k]))
-            n_h = m["trapped"].shape[1]
-            # interval: where the Wilson band of the fraction still contains 1/2
-            lo_b, hi_b = binomial_interval(m["trapped"].sum(axis=1), n_h, conf)
-            inside = t_h[(np.asarray(lo_b) <= 0.5) & (np.asarray(hi_b) >= 0.5)]
-            lo_t, hi_t = (float(inside.min()), float(inside.max())) if inside.size else (t_ms, t_ms)
-            rows.append(ComparisonRow(f"onset from mean-shift traps (half the patterns keep a local max), {label}",
-                                      "t_o (mean-shift)", th["t_o"], t_ms, min(lo_t, t_ms), max(hi_t, t_ms), conf, tol,
-                                      f"{n_h} patterns x {t_h.size} times; {fs_note}"))
-        entry["mean_shift"] = {"t": t_h.tolist(), "fraction_trapped": frac.tolist(),
-                               "hessian_top_max_when_trapped": float(np.max(np.where(m["trapped"], m["hessian_top"], -np.inf)))}
-        # dynamics: captured inside the basin, escaped outside
-        cap = m["capture"]
-        for r, c, inside in zip(m["capture_r"], cap, (True, False)):
-            k = int(c.sum()) if inside else int((~c.astype(bool)).sum())
-            n = c.size
-            lo, hi = binomial_interval(k, n, conf)
-            rows.append(ComparisonRow(f"trajectories from r = {r:.3g} ({'inside' if inside else 'outside'} r*) at "
-                                      f"t = {float(m['t_capture']):.3g} {'end on' if inside else 'escape'} their "
-                                      f"pattern, {label}", "P(capture)" if inside else "P(escape)", 1.0, k / n,
-                                      float(lo), float(hi), conf, 0.5,
-                                      "reverse SDE to t = 1e-3; r*/2 and 2 r*: the basin is a free-energy boundary, "
-                                      "so the check is the side of 1/2 (50% tolerance)"))
-        # generalisation: argmin of the kernel test NLL, against theory and the NN distance
-        nll = m["nll"]
-        est, lo, hi = bootstrap_interval(lambda rows_: _argmin_tau(m["taus"], rows_.T), nll.T, confidence=conf,
-                                         n_resamples=300, rng=rng)
-        nn_mean = float(np.mean(m["nn_d2"]))
-        rows.append(ComparisonRow(f"tau_g = argmin of the kernel test NLL, {label}", "tau_g", th["tau_g"], est, lo, hi,
-                                  conf, 0.25, f"bootstrap over {nll.shape[1]} test points; 25% tolerance "
-                                  "(d_min has O(ln N / N) corrections)"))
-        rows.append(ComparisonRow(f"tau_g vs nearest-neighbour distance per component, {label}", "tau_g ~ d_min",
-                                  nn_mean, est, lo, hi, conf, 0.1, "physics.md: Gamma_g = d_min"))
-        entry["tau_g_measured"] = [est, lo, hi]
-        entry["nn_d2_mean"] = nn_mean
-        entry["capture"] = {"r": m["capture_r"].tolist(), "fraction": cap.mean(axis=1).tolist()}
-        theory[key] = entry
-    if "scan" in raw:
+class HiddenManifold(Experiment):
+    """Hidden-manifold data [AALMV25]: collapse, onset, basins and generalisation at one N, plus a
+    size scan of the first configuration."""
+
+    name = "hmm"
+    preset_type = HmmPreset
+    version = 4
+
+    def stages(self, preset, setup):
+        """One stage per configuration ``phi-alpha_D``, and ``scan`` (the other sizes of the first)."""
+        sim = ("N", "alpha", "samples", "hessian_points", "trajectories", "steps", "test_points")
+        out = [Stage(_key(phi, aD), lambda ctx, phi=phi, aD=aD: _measure(ctx, phi, aD, ctx.preset.N, full=True),
+                     uses=sim, params={"phi": phi, "alpha_D": aD})
+               for phi, aD in preset.parsed_configs()]
         phi, aD = preset.parsed_configs()[0]
-        th = regime_times(preset.alpha, aD, phi)
-        scan = {}
-        for n in parse_float_list("scan_N", preset.scan_N):
-            n = int(n)
-            src = raw[_key(phi, aD)] if n == preset.N else {s: raw["scan"][f"N{n}_{s}"] for s in ("t_c", "t_o")}
-            scan[n] = {s: median_interval(_inf_nan(src[s]), conf) for s in ("t_c", "t_o")}
-        theory["scan"] = {"phi": phi, "alpha_D": aD, "N": list(scan), **{
-            s: [[*scan[n][s]] for n in scan] for s in ("t_c", "t_o")}, "t_c_theory": th["t_c"], "t_o_theory": th["t_o"]}
-    table = make_table(rows)
-    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
-    result.figures = _figures(preset, raw, theory)
-    if out is not None:
-        write_outputs(out, result)
-    return result
+        out.append(Stage("scan", self._scan, uses=("N", "alpha", "samples", "scan_N"),
+                         params={"phi": phi, "alpha_D": aD}))
+        return out
+
+    @staticmethod
+    def _scan(ctx):
+        phi, aD = ctx.stage.params["phi"], ctx.stage.params["alpha_D"]
+        res = {}
+        for n in parse_float_list("scan_N", ctx.preset.scan_N):
+            if int(n) == ctx.preset.N:  # the main stage measures this size with the same stream
+                continue
+            m = _measure(ctx, phi, aD, int(n), full=False)
+            res.update({f"N{int(n)}_{k}": v for k, v in m.items() if k in ("t_c", "t_o", "P")})
+        return res
+
+    def reconcile(self, preset, setup, raw):
+        """Collapse and onset (with the finite-F and Gaussian-equivalence foils), basin sizes,
+        mean-shift onset, capture and escape, and the generalisation bandwidth, per configuration."""
+        conf, tol = preset.confidence, FINITE_SIZE_TOLERANCE
+        rng = np.random.default_rng(preset.seed)
+        rows, theory = [], {"P": preset.P, "finite_size_tolerance": tol}
+        fs_note = f"N = {preset.N}: {tol:.0%} finite-size tolerance (docs/hmm.md: ~10% at N = 40..60)"
+        for phi, aD in preset.parsed_configs():
+            key, m = _key(phi, aD), raw[_key(phi, aD)]
+            th = _times(preset, phi, aD)
+            model = _model(aD, phi)
+            entry = dict(th)
+            label = f"{phi}, alpha_D = {aD:g}"
+            ctx_cols = {"phi": phi, "alpha_D": aD}
+            row = lambda *a, **k: rows.append(ComparisonRow(*a, **k, extra=ctx_cols))
+            finite = LinearHMM(aD, np.clip(m["eigenvalues"], 0.0, None)) if phi == "linear" else None
+            equivalent = gaussian_equivalent(phi, m["eigenvalues"]) if phi != "linear" else None
+            for sym, what in (("t_c", "collapse (planted weight at typical noise = 1/2)"),
+                              ("t_o", "onset of traps (planted weight at the centre = 1/2)")):
+                med, lo, hi = median_interval(_inf_nan(m[sym]), conf)
+                row(f"{what}, {label}", sym, th[sym], med, lo, hi, conf, tol, f"median of {m[sym].size} samples; {fs_note}")
+                if finite is not None:
+                    tf = float((finite.collapse_time if sym == "t_c" else finite.onset_time)(preset.alpha).value)
+                    entry[sym + "_this_F"] = tf
+                    row(f"{what}, {label}, theory for this F", sym + " (this F)", tf, med, lo, hi, conf, tol,
+                        "exact spectrum of the sampled F; same measurement")
+                if equivalent is not None:
+                    te = float((equivalent.collapse_time if sym == "t_c" else equivalent.onset_time)(preset.alpha).value)
+                    entry[sym + "_gaussian_equivalence"] = te
+                    row(f"{what}, {label}, Gaussian-equivalence prediction (this F)", sym + " (GE)", te, med, lo, hi,
+                        conf, tol, "phi -> mu_1 h + mu_* noise: wrong for this large-deviation question "
+                                   "(docs/hmm.md); shown as a foil")
+            basin = {}
+            onset_gap = th["t_o"] - median_interval(_inf_nan(m["t_o"]), conf)[0]
+            for t, rs in zip(m["t_basin"], m["basin"]):
+                med, lo, hi = median_interval(_inf_nan(rs), conf)
+                pred = _basin(preset, phi, aD, t)
+                basin[f"{t:.6g}"] = {"theory": pred, "measured": [med, lo, hi]}
+                row(f"basin size r* at t = {t:.4g}, {label}", "r*", pred, med, lo, hi, conf, 0.25,
+                    "median crossing in r of the planted weight; 25% tolerance (r* is a difference of "
+                    "O(1/N)-corrected free entropies)")
+                # r* vanishes at t_o, so near t_o it inherits the finite-size shift of the onset: evaluate the
+                # theory at t moved by the measured onset gap
+                shifted = _basin(preset, phi, aD, float(t) + onset_gap)
+                shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
+                basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
+                row(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)", "r* (shifted)",
+                    shifted, med, lo, hi, conf, 0.25, f"onset gap {onset_gap:+.3g} removed")
+            entry["basin"] = basin
+            # mean-shift: fraction of patterns that keep a local maximum of P^e_t (a trap), vs t
+            frac = m["trapped"].mean(axis=1)
+            t_h = m["t_hessian"]
+            t_ms = first_crossing(t_h, frac, 0.5, rising=False)
+            if math.isfinite(t_ms):
+                n_h = m["trapped"].shape[1]
+                # interval: where the Wilson band of the fraction still contains 1/2
+                lo_b, hi_b = binomial_interval(m["trapped"].sum(axis=1), n_h, conf)
+                inside = t_h[(np.asarray(lo_b) <= 0.5) & (np.asarray(hi_b) >= 0.5)]
+                lo_t, hi_t = (float(inside.min()), float(inside.max())) if inside.size else (t_ms, t_ms)
+                row(f"onset from mean-shift traps (half the patterns keep a local max), {label}", "t_o (mean-shift)",
+                    th["t_o"], t_ms, min(lo_t, t_ms), max(hi_t, t_ms), conf, tol,
+                    f"{n_h} patterns x {t_h.size} times; {fs_note}")
+            entry["mean_shift"] = {"t": t_h.tolist(), "fraction_trapped": frac.tolist(),
+                                   "hessian_top_max_when_trapped": float(np.max(np.where(m["trapped"], m["hessian_top"],
+                                                                                          -np.inf)))}
+            # dynamics: captured inside the basin, escaped outside
+            cap = m["capture"]
+            for r, c, inside in zip(m["capture_r"], cap, (True, False)):
+                k = int(c.sum()) if inside else int((~c.astype(bool)).sum())
+                n = c.size
+                lo, hi = binomial_interval(k, n, conf)
+                row(f"trajectories from r = {r:.3g} ({'inside' if inside else 'outside'} r*) at "
+                    f"t = {float(m['t_capture']):.3g} {'end on' if inside else 'escape'} their pattern, {label}",
+                    "P(capture)" if inside else "P(escape)", 1.0, k / n, float(lo), float(hi), conf, 0.5,
+                    "reverse SDE to t = 1e-3; r*/2 and 2 r*: the basin is a free-energy boundary, so the check is "
+                    "the side of 1/2 (50% tolerance)")
+            # generalisation: argmin of the kernel test NLL, against theory and the NN distance
+            nll = m["nll"]
+            est, lo, hi = bootstrap_interval(lambda cols: _argmin_tau(m["taus"], cols), nll, confidence=conf,
+                                             n_resamples=300, rng=rng, axis=1)
+            nn_mean = float(np.mean(m["nn_d2"]))
+            row(f"tau_g = argmin of the kernel test NLL, {label}", "tau_g", th["tau_g"], est, lo, hi, conf, 0.25,
+                f"bootstrap over {nll.shape[1]} test points; 25% tolerance (d_min has O(ln N / N) corrections); "
+                "t_g is a reconstructed definition (docs/hmm.md)")
+            row(f"tau_g vs nearest-neighbour distance per component, {label}", "tau_g ~ d_min", nn_mean, est, lo, hi,
+                conf, 0.1, "docs/hmm.md: Gamma_g = d_min")
+            entry["tau_g_measured"] = [est, lo, hi]
+            entry["nn_d2_mean"] = nn_mean
+            entry["capture"] = {"r": m["capture_r"].tolist(), "fraction": cap.mean(axis=1).tolist()}
+            entry["kernel_cross_entropy"] = kernel_cross_entropy(
+                model, np.exp(np.linspace(np.log(m["taus"][0]), np.log(m["taus"][-1]), 15)), preset.alpha,
+                tau_g=th["tau_g"], g_star=th["g_star"]).tolist()
+            theory[key] = entry
+        if "scan" in raw:
+            phi, aD = preset.parsed_configs()[0]
+            th = _times(preset, phi, aD)
+            scan = {}
+            for n in parse_float_list("scan_N", preset.scan_N):
+                n = int(n)
+                src = raw[_key(phi, aD)] if n == preset.N else {s: raw["scan"][f"N{n}_{s}"] for s in ("t_c", "t_o")}
+                scan[n] = {s: median_interval(_inf_nan(src[s]), conf) for s in ("t_c", "t_o")}
+            theory["scan"] = {"phi": phi, "alpha_D": aD, "N": list(scan), **{
+                s: [[*scan[n][s]] for n in scan] for s in ("t_c", "t_o")}, "t_c_theory": th["t_c"],
+                "t_o_theory": th["t_o"]}
+        return Reconciliation(rows, theory)
+
+    def figures(self, preset, setup, raw, rec):
+        """hmm_basin, hmm_kl, hmm_phase, hmm_phase_alpha_D."""
+        return _figures(preset, raw, rec.theory)
 
 
 def _figures(preset, raw, theory):
@@ -253,6 +265,7 @@ def _figures(preset, raw, theory):
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
 
+    from theory.conventions import tau_to_t
     from theory.hmm_phase import phase_diagram_alpha_t
 
     configs = preset.parsed_configs()
@@ -262,10 +275,9 @@ def _figures(preset, raw, theory):
     FigureCanvasAgg(fig)
     for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
-        model = _model(aD, phi)
         # r*(t_c) = 1 and r*(t_o) = 0 by construction; the other points are the ones the table used
         ts = [th["t_c"], *m["t_basin"], th["t_o"]]
-        rs = [1.0, *(basin_size(float(t), preset.alpha, aD, phi, model=model) for t in m["t_basin"]), 0.0]
+        rs = [1.0, *(_basin(preset, phi, aD, t) for t in m["t_basin"]), 0.0]
         ax.plot(ts, rs, "-", color=THEORY_COLOR, label="theory r*(t)")
         meas = np.array([median_interval(_inf_nan(r), preset.confidence) for r in m["basin"]])
         ax.errorbar(m["t_basin"], meas[:, 0], yerr=error_bars(meas[:, 0], meas[:, 1], meas[:, 2]), fmt="o",
@@ -285,11 +297,9 @@ def _figures(preset, raw, theory):
     FigureCanvasAgg(fig)
     for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
-        model = _model(aD, phi)
         ax.plot(m["taus"], m["nll"].mean(axis=1), "o", ms=3, color=MEASURED_COLOR, label="test NLL (measured)")
         taus = np.exp(np.linspace(np.log(m["taus"][0]), np.log(m["taus"][-1]), 15))
-        ax.plot(taus, kernel_cross_entropy(model, taus, preset.alpha, generalization=th), "-", color=THEORY_COLOR,
-                label="theory (N = inf)")
+        ax.plot(taus, th["kernel_cross_entropy"], "-", color=THEORY_COLOR, label="theory (N = inf)")
         ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
         ax.axvline(th["tau_g_measured"][0], color=MEASURED_COLOR, ls="--", lw=1, label="argmin measured")
         ax.set_xscale("log")
@@ -307,7 +317,7 @@ def _figures(preset, raw, theory):
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     alphas = np.linspace(0.03, 0.6, 16)
-    d = phase_diagram_alpha_t(aD, alphas, phi)
+    d = phase_diagram_alpha_t(aD, alphas, phi, times=cached_regime_times)
     ax.fill_between(alphas, d["t_o"], d["t_o"].max() * 1.3, color="#dde8f5", label="no traps")
     ax.fill_between(alphas, d["t_c"], d["t_o"], color="#fbe3c8", label="traps, avoided")
     ax.fill_between(alphas, 0, d["t_c"], color="#f4c7c3", label="collapse")
@@ -317,7 +327,7 @@ def _figures(preset, raw, theory):
         med, lo, hi = median_interval(_inf_nan(raw[_key(phi, aD)][sym]), preset.confidence)
         ax.errorbar([preset.alpha], [med], yerr=[[med - lo], [hi - med]], fmt=mk, color=MEASURED_COLOR, capsize=3,
                     label=f"measured {sym}")
-    ax.plot([preset.alpha], [0.5 * np.log1p(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR, label="measured $t_g$")
+    ax.plot([preset.alpha], [tau_to_t(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR, label="measured $t_g$")
     ax.set_xlabel("$\\alpha = \\ln P / N$")
     ax.set_ylabel("OU time t")
     ax.set_ylim(0, d["t_o"].max() * 1.3)

@@ -4,90 +4,87 @@ and the relative-distance criterion Pr(Delta > 0) against n (transition at n ~ d
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import numpy as np
 
-from simulate.observables import interpolated_crossing
-from simulate.stats import binomial_interval, bootstrap_interval
+from simulate.stats import binomial_interval, bootstrap_interval, first_crossing
 from theory.linear_denoiser import LinearDenoiserModel
 from theory.relative_distance import kernel_bandwidth, log_kernel_self_overlap, relative_distance
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import LinearDenoiserPreset
-from ..table import ComparisonRow, make_table, to_markdown
-from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
+from ..table import ComparisonRow
 
-__all__ = ["LinearDenoiserPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
-
-NAME = "linear-denoiser"
-STAGES = ("fits",)
-_VERSION = 1
+__all__ = ["LinearDenoiser"]
 
 
-def _fits(preset: LinearDenoiserPreset) -> dict:
-    model = LinearDenoiserModel(preset.d, preset.T, preset.ell, preset.s)
-    rng = np.random.default_rng(preset.seed)
-    fresh = rng.standard_normal((preset.fresh, preset.d)) * preset.s
-    fresh_overlap = math.exp(log_kernel_self_overlap(fresh, kernel_bandwidth(preset.fresh, preset.d)))
-    sizes = preset.sizes()
-    positive = np.zeros((len(sizes), preset.repeats), dtype=bool)
-    variance = np.zeros((len(sizes), preset.repeats))
-    for i, n in enumerate(sizes):
-        for r in range(preset.repeats):
-            beta0, B, x = model.sample_fit(n, rng)
-            mean, cov = model.generated_law(beta0, B, x)
-            variance[i, r] = np.trace(cov) / preset.d
-            positive[i, r] = relative_distance(x, fresh, mean, cov, s=preset.s, fresh_self_overlap=fresh_overlap) > 0
-    return {"n": np.array(sizes), "positive": positive, "variance": variance}
+def _transition(n: np.ndarray, positive: np.ndarray) -> float:
+    """Size where Pr(Delta > 0) first reaches 1/2 (it rises with n), interpolated."""
+    order = np.argsort(n)
+    return first_crossing(n[order].astype(float), positive.mean(axis=1)[order], 0.5, rising=True)
 
 
-def simulate(preset: LinearDenoiserPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
-             progress: bool = False, log=None):
-    preset = (preset or LinearDenoiserPreset()).validate()
-    check_stages(stages, STAGES)
-    config = {**asdict(preset), "stage": "fits", "version": _VERSION}
-    config.pop("confidence")
-    return run_stages(out, {"fits": (config, lambda: _fits(preset))}, resume=resume, log=log)
+class LinearDenoiser(Experiment):
+    """The solvable linear one-step denoiser [H24] (numpy only: all draws from the ``fits`` stream)."""
 
+    name = "linear-denoiser"
+    preset_type = LinearDenoiserPreset
+    version = 2
 
-def run(preset: LinearDenoiserPreset | None = None, out=None, *, resume: bool = True, progress: bool = False,
-        log=None):
-    preset = (preset or LinearDenoiserPreset()).validate()
-    model = LinearDenoiserModel(preset.d, preset.T, preset.ell, preset.s)
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    fits = raw["fits"]
-    conf = preset.confidence
-    rows = []
-    for i, n in enumerate(fits["n"]):
-        if n > preset.d + 2:
-            v = fits["variance"][i]
-            # heavy right tail near n = d + 2: the mean's interval is a bootstrap one
-            est, lo, hi = bootstrap_interval(np.mean, v, confidence=conf, n_resamples=1000,
-                                             rng=np.random.default_rng(preset.seed + int(n)))
-            rows.append(ComparisonRow(f"generated variance at n = {n}", "s^2[r + (1-r)d/(n-d-2)]",
-                                      model.variance_n(n), est, lo, hi, conf,
-                                      note=f"mean over {v.size} training sets (bootstrap interval)"))
-    frac = fits["positive"].mean(axis=1)
-    cross = interpolated_crossing(-fits["n"].astype(float), frac, 0.5)  # rises with n, i.e. falls with -n
-    boot = []
-    rng = np.random.default_rng(preset.seed)
-    for _ in range(500):
-        idx = rng.integers(0, preset.repeats, preset.repeats)
-        boot.append(interpolated_crossing(-fits["n"].astype(float), fits["positive"][:, idx].mean(axis=1), 0.5))
-    boot = np.array(boot)
-    boot = boot[np.isfinite(boot)]
-    a = (1 - conf) / 2
-    lo, hi = (-np.quantile(boot, 1 - a), -np.quantile(boot, a)) if boot.size else (float("nan"), float("nan"))
-    rows.append(ComparisonRow("transition: Pr(Delta > 0) crosses 1/2", "n_c = d + 2", model.n_c, -cross, lo, hi, conf,
-                              note="[H24] predicts a transition at n ~ d; n_c = d + 2 is where the variance diverges"))
-    table = make_table(rows)
-    theory = {**model.summary(), "variance_n": {int(n): model.variance_n(n) for n in fits["n"] if n > preset.d + 2}}
-    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
-    result.figures = _figures(preset, model, fits)
-    if out is not None:
-        write_outputs(out, result)
-    return result
+    def setup(self, preset):
+        """The closed-form model."""
+        return LinearDenoiserModel(preset.d, preset.T, preset.ell, preset.s)
+
+    def stages(self, preset, setup):
+        """fits: ``repeats`` training sets per n, each fitted and scored by the relative distance."""
+        return [Stage("fits", self._fits)]
+
+    @staticmethod
+    def _fits(ctx):
+        p, model = ctx.preset, ctx.setup
+        rng = ctx.numpy_rng()
+        fresh = rng.standard_normal((p.fresh, p.d)) * p.s
+        fresh_overlap = math.exp(log_kernel_self_overlap(fresh, kernel_bandwidth(p.fresh, p.d)))
+        sizes = p.sizes()
+        positive = np.zeros((len(sizes), p.repeats), dtype=bool)
+        variance = np.zeros((len(sizes), p.repeats))
+        for i, n in enumerate(sizes):
+            for r in range(p.repeats):
+                beta0, B, x = model.sample_fit(n, rng)
+                mean, cov = model.generated_law(beta0, B, x)
+                variance[i, r] = np.trace(cov) / p.d
+                positive[i, r] = relative_distance(x, fresh, mean, cov, s=p.s, fresh_self_overlap=fresh_overlap) > 0
+        return {"n": np.array(sizes), "positive": positive, "variance": variance}
+
+    def reconcile(self, preset, setup, raw):
+        """Mean generated variance per n against the finite-n law; the Pr(Delta > 0) = 1/2 crossing
+        against n_c = d + 2."""
+        model, fits = setup, raw["fits"]
+        conf = preset.confidence
+        rng = np.random.default_rng(preset.seed)
+        rows = []
+        for i, n in enumerate(fits["n"]):
+            if n > preset.d + 2:
+                v = fits["variance"][i]
+                # heavy right tail near n = d + 2: the mean's interval is a bootstrap one
+                est, lo, hi = bootstrap_interval(np.mean, v, confidence=conf, n_resamples=1000, rng=rng)
+                rows.append(ComparisonRow(f"generated variance at n = {n}", "s^2[r + (1-r)d/(n-d-2)]",
+                                          model.variance_n(n), est, lo, hi, conf,
+                                          note=f"mean over {v.size} training sets (bootstrap interval)",
+                                          extra={"n": int(n)}))
+        # the repeats of every n are independent: resample them per n
+        cross, lo, hi = bootstrap_interval(lambda pos: _transition(fits["n"], pos), fits["positive"].astype(float),
+                                           confidence=conf, n_resamples=500, rng=rng, axis=1, strata_axis=0)
+        rows.append(ComparisonRow("transition: Pr(Delta > 0) crosses 1/2", "n_c = d + 2", model.n_c, cross, lo, hi, conf,
+                                  note="[H24] predicts a transition at n ~ d; n_c = d + 2 is where the variance "
+                                       "diverges", extra={"n": float("nan")}))
+        theory = {**model.summary(), "variance_n": {int(n): model.variance_n(n) for n in fits["n"] if n > preset.d + 2}}
+        return Reconciliation(rows, theory)
+
+    def figures(self, preset, setup, raw, rec):
+        """relative_distance, variance."""
+        return _figures(preset, setup, raw["fits"])
 
 
 def _figures(preset, model, fits):

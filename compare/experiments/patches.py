@@ -5,33 +5,18 @@ patches, preprocessed once."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
-import torch
 
-from simulate._torch import make_generator, resolve_device
-from simulate.datasets import load_patches
-from simulate.observables import collapse_times_from_indices, condensation_times_from_weights
-from simulate.stats import median_interval
 from theory.data import data_spectrum
 from theory.gaussian import collapse_time
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import PatchesPreset
-from ..table import ComparisonRow, make_table, to_markdown
-from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
-from .real_data import collapse_stage, entropy_stage
+from ..table import ComparisonRow
+from .real_data import collapse_stage, entropy_stage, entropy_zero
 
-__all__ = ["PatchesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown"]
-
-NAME = "patches"
-STAGES = ("collapse", "entropy")
-_VERSION = 1
-
-
-def _pool(preset):
-    return load_patches(k=preset.k, P=max(preset.sizes()), seed=preset.seed, scale=preset.scale)
+__all__ = ["Patches"]
 
 
 def _gaussian(pool, P: int) -> tuple[float, float]:
@@ -39,62 +24,82 @@ def _gaussian(pool, P: int) -> tuple[float, float]:
     return float(0.5 * np.log(lam[0])), float(collapse_time(lam, np.log(P) / pool.N).value)
 
 
-def simulate(preset: PatchesPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
-             progress: bool = False, log=None):
-    preset = (preset or PatchesPreset()).validate()
-    check_stages(stages, STAGES)
-    device = resolve_device(preset.device)
-    pool = _pool(preset)
-    jobs = {}
-    for P in preset.sizes():
-        _, t_gauss = _gaussian(pool, P)
-        data = torch.as_tensor(pool.data[:P], dtype=torch.float64, device=device)
-        base = {"k": preset.k, "pool": max(preset.sizes()), "P": P, "scale": preset.scale, "seed": preset.seed,
-                "version": _VERSION, "device": device.type}
-        if "collapse" in stages:
-            jobs[f"collapse-P{P}"] = (
-                {**base, "stage": "collapse", "trajectories": preset.trajectories, "steps": preset.steps},
-                lambda data=data, t_gauss=t_gauss, P=P: collapse_stage(
-                    data, max(2.0 * t_gauss, 0.5), trajectories=preset.trajectories, steps=preset.steps,
-                    generator=make_generator(preset.seed + P, device), progress=progress))
-        if "entropy" in stages:
-            jobs[f"entropy-P{P}"] = (
-                {**base, "stage": "entropy", "samples": preset.entropy_samples, "confidence": preset.confidence},
-                lambda t_gauss=t_gauss, P=P: entropy_stage(
-                    pool.data[:P], t_gauss, samples=preset.entropy_samples, seed=preset.seed + 7 * P,
-                    device=preset.device, confidence=preset.confidence, progress=progress))
-    return run_stages(out, jobs, resume=resume, log=log)
+class Patches(Experiment):
+    """k x k image patches at several P: predicted t_C(P) against measured collapse."""
 
+    name = "patches"
+    preset_type = PatchesPreset
+    version = 2
 
-def run(preset: PatchesPreset | None = None, out=None, *, resume: bool = True, progress: bool = False, log=None):
-    preset = (preset or PatchesPreset()).validate()
-    pool = _pool(preset)
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    conf = preset.confidence
-    rows, per_p = [], {}
-    for P in preset.sizes():
-        t_s, t_gauss = _gaussian(pool, P)
-        ent, coll = raw[f"entropy-P{P}"], raw[f"collapse-P{P}"]
-        cond = condensation_times_from_weights(coll["times"], coll["max_weight"])
-        lock = collapse_times_from_indices(coll["times"], coll["nearest_index"])
-        cm, clo, chi = median_interval(cond, conf)
-        lm, llo, lhi = median_interval(lock, conf)
-        t_ent, (elo, ehi) = float(ent["t_C"]), ent["ci"].tolist()
-        per_p[P] = {"alpha": float(np.log(P) / pool.N), "t_S": t_s, "t_C_gaussian": t_gauss, "t_C_entropy": t_ent,
-                    "t_C_entropy_ci": [elo, ehi], "measured_condensation": [cm, clo, chi],
-                    "measured_lock_in": [lm, llo, lhi]}
-        rows.append(ComparisonRow(f"collapse time at P = {P}, Gaussian approximation", "t_C^gauss", t_gauss, cm, clo,
-                                  chi, conf, tolerance=0.10, note="measured: largest weight stays above 1/2 (median)"))
-        rows.append(ComparisonRow(f"collapse time at P = {P}, entropy estimator", "t_C^entropy", t_ent, cm, clo, chi,
-                                  conf, tolerance=0.10,
-                                  note=f"theory interval {elo:.4g}..{ehi:.4g}; measured: largest weight > 1/2"))
-    table = make_table(rows)
-    th = {"N": pool.N, "k": preset.k, "preprocessing": pool.preprocessing, "per_P": per_p}
-    result = ExperimentResult(NAME, asdict(preset), table, th, raw=raw, timings=timings, cached=cached)
-    result.figures = {"collapse_vs_P": _figure(preset, pool, per_p)}
-    if out is not None:
-        write_outputs(out, result)
-    return result
+    def setup(self, preset):
+        """One shuffled pool of patches (numpy stream ``pool``), preprocessed once; per P the
+        spectrum's ``t_S`` and Gaussian ``t_C`` of the first P rows."""
+        from simulate.datasets import load_patches
+        from ..driver import stream_seed
+
+        pool = load_patches(k=preset.k, P=max(preset.sizes()), seed=stream_seed(preset.seed, "pool"),
+                            scale=preset.scale)
+        return {"pool": pool, "gaussian": {P: _gaussian(pool, P) for P in preset.sizes()}}
+
+    def stages(self, preset, setup):
+        """Per P: collapse and entropy, each with its own stream (``collapse-P{P}``, ``entropy-P{P}``)."""
+        data = ("k", "scale")
+        out = []
+        for P in preset.sizes():
+            params = {"size": P, "pool": max(preset.sizes())}  # subsets are the first P rows of the pool
+            out.append(Stage(f"collapse-P{P}", self._collapse, uses=data + ("trajectories", "steps"), params=params))
+            out.append(Stage(f"entropy-P{P}", self._entropy, uses=data + ("entropy_samples",), params=params))
+        return out
+
+    @staticmethod
+    def _subset(ctx):
+        import torch
+
+        P = ctx.stage.params["size"]
+        return torch.as_tensor(ctx.setup["pool"].data[:P], dtype=torch.float64, device=ctx.device)
+
+    def _collapse(self, ctx):
+        t_gauss = ctx.setup["gaussian"][ctx.stage.params["size"]][1]
+        return collapse_stage(self._subset(ctx), max(2.0 * t_gauss, 0.5), trajectories=ctx.preset.trajectories,
+                              steps=ctx.preset.steps, generator=ctx.torch_generator(), progress=ctx.progress)
+
+    def _entropy(self, ctx):
+        t_gauss = ctx.setup["gaussian"][ctx.stage.params["size"]][1]
+        return entropy_stage(self._subset(ctx), t_gauss, samples=ctx.preset.entropy_samples,
+                             generator=ctx.torch_generator(), progress=ctx.progress)
+
+    def reconcile(self, preset, setup, raw):
+        """Per P the condensation median against both t_C estimates."""
+        from simulate.observables import condensation_times_from_weights, lock_in_times_from_indices
+        from simulate.stats import median_interval
+
+        conf = preset.confidence
+        pool = setup["pool"]
+        rows, per_p = [], {}
+        for P in preset.sizes():
+            t_s, t_gauss = setup["gaussian"][P]
+            coll = raw[f"collapse-P{P}"]
+            cond = condensation_times_from_weights(coll["times"], coll["max_weight"])
+            lock = lock_in_times_from_indices(coll["times"], coll["nearest_index"])
+            cm, clo, chi = median_interval(cond, conf)
+            lm, llo, lhi = median_interval(lock, conf)
+            t_ent, elo, ehi = entropy_zero(raw[f"entropy-P{P}"], conf)
+            per_p[P] = {"alpha": float(np.log(P) / pool.N), "t_S": t_s, "t_C_gaussian": t_gauss, "t_C_entropy": t_ent,
+                        "t_C_entropy_ci": [elo, ehi], "measured_condensation": [cm, clo, chi],
+                        "measured_lock_in": [lm, llo, lhi]}
+            rows.append(ComparisonRow(f"collapse time at P = {P}, Gaussian approximation", "t_C^gauss", t_gauss, cm,
+                                      clo, chi, conf, tolerance=0.10,
+                                      note="measured: largest weight stays above 1/2 (median)", extra={"P": P}))
+            rows.append(ComparisonRow(f"collapse time at P = {P}, entropy estimator", "t_C^entropy", t_ent, cm, clo,
+                                      chi, conf, tolerance=0.10,
+                                      note=f"theory interval {elo:.4g}..{ehi:.4g}; measured: largest weight > 1/2",
+                                      extra={"P": P}))
+        th = {"N": pool.N, "k": preset.k, "preprocessing": pool.preprocessing, "per_P": per_p}
+        return Reconciliation(rows, th)
+
+    def figures(self, preset, setup, raw, rec):
+        """collapse_vs_P."""
+        return {"collapse_vs_P": _figure(preset, setup["pool"], rec.theory["per_P"])}
 
 
 def _figure(preset, pool, per_p):

@@ -13,7 +13,7 @@ from simulate.scores import EmpiricalScore
 
 from ..data_theory import entropy_collapse_time
 
-__all__ = ["cloning_stage", "collapse_stage", "entropy_stage"]
+__all__ = ["cloning_stage", "collapse_stage", "entropy_stage", "entropy_zero"]
 
 
 def cloning_stage(data: torch.Tensor, labels: np.ndarray, t_s: float, *, pairs: int, steps: int, generator,
@@ -37,16 +37,27 @@ def cloning_stage(data: torch.Tensor, labels: np.ndarray, t_s: float, *, pairs: 
 
 def collapse_stage(data: torch.Tensor, start: float, *, trajectories: int, steps: int, generator,
                    progress: bool) -> dict:
-    """Trajectories drawn exactly from ``P^e_T`` at ``T = start``, run to ``t = 0.02``."""
+    """Trajectories drawn exactly from ``P^e_T`` at ``T = start``, run to ``t = 0.02``: nearest
+    training point and largest weight at every step (lock-in and condensation times)."""
     x, _ = noised(data, start, trajectories, generator=generator)
     res = collapse_experiment(EmpiricalScore(data), x, time_grid(start, 0.02, steps), generator=generator,
                               disable=None if progress else True)
     return {"times": res.times, "nearest_index": res.nearest_index, "max_weight": res.max_weight}
 
 
-def entropy_stage(data: np.ndarray, t_guess: float, *, samples: int, seed: int, device: str, confidence: float,
-                  progress: bool) -> dict:
-    t_c, lo, hi, est = entropy_collapse_time(data, t_guess, samples=samples, seed=seed, device=device,
-                                             confidence=confidence, progress=progress)
-    return {"t_C": np.array(t_c), "ci": np.array([lo, hi]), "t": est.t, "f": est.f, "stderr": est.stderr,
-            "f_rest": est.f_rest, "stderr_rest": est.stderr_rest, "alpha": np.array(est.alpha)}
+def entropy_stage(data: torch.Tensor, t_guess: float, *, samples: int, generator, progress: bool) -> dict:
+    """The leave-one-out excess-entropy estimates around their zero
+    (:func:`compare.data_theory.entropy_collapse_time`); the zero and its interval, which depend on
+    the confidence, are read off by :func:`entropy_zero` at reconciliation."""
+    *_, est = entropy_collapse_time(data, t_guess, samples=samples, generator=generator, progress=progress)
+    return {"t": est.t, "f": est.f, "stderr": est.stderr, "f_rest": est.f_rest, "stderr_rest": est.stderr_rest,
+            "alpha": np.array(est.alpha), "samples": np.array(est.n_samples)}
+
+
+def entropy_zero(arrays: dict, confidence: float) -> tuple[float, float, float]:
+    """``(t_C, low, high)``: the zero of the stored leave-one-out estimate (:func:`entropy_stage`)."""
+    from simulate.observables import EntropyEstimate
+
+    est = EntropyEstimate(arrays["t"], arrays["f"], arrays["stderr"], float(arrays["alpha"]), int(arrays["samples"]),
+                          arrays["f_rest"], arrays["stderr_rest"])
+    return est.zero_crossing(confidence)

@@ -12,30 +12,19 @@ A trajectory captured at ``t_C`` with the typical offset ``|u| = sqrt(N Delta_{t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import numpy as np
 
-from simulate._torch import make_generator, resolve_device
-from simulate.data import isotropic_gaussian, noised
-from simulate.metrics import MEMORIZATION_THRESHOLD, training_spacing
-from simulate.regularized import FlooredScore, TikhonovScore
-from simulate.samplers import sample_heun, time_grid
-from simulate.scores import EmpiricalScore
-from simulate.stats import binomial_interval, median_interval
 from theory import collapse_time_isotropic
 from theory.regularization import tikhonov_profile_ou
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
 from ..presets import RegularizationPreset, parse_float_list
-from ..table import ComparisonRow, make_table, to_markdown
-from .common import ExperimentResult, check_stages, run_stages, summary_line, write_outputs
+from ..table import ComparisonRow
 
-__all__ = ["RegularizationPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown", "one_point_distance"]
+__all__ = ["Regularization", "one_point_distance"]
 
-NAME = "regularization"
-STAGES = ("sweep",)
-_VERSION = 1
 T_START, T_END = 3.0, 1e-3
 
 
@@ -45,64 +34,74 @@ def one_point_distance(c: float, N: int, t_capture: float, t_end: float) -> floa
     return math.sqrt(N * -math.expm1(-2 * t_capture)) * G(t_end) / G(t_capture)
 
 
-def _sweep(preset, device) -> dict:
-    gen = make_generator(preset.seed, device)
-    data = isotropic_gaussian(preset.P, preset.N, generator=gen, device=device).data
-    x0, _ = noised(data, T_START, preset.trajectories, generator=gen)
-    times = time_grid(T_START, T_END, preset.steps)
-    nearest = EmpiricalScore(data)
-    out = {}
-    for kind, values, make in (("c", parse_float_list("c", preset.c), lambda v: TikhonovScore(data, v)),
-                               ("tau", parse_float_list("tau", preset.tau), lambda v: FlooredScore(data, v))):
-        dists = []
-        for v in values:
-            x = sample_heun(make(v), x0, times, disable=True)
-            idx = nearest.nearest_index(x, T_END)
-            dists.append((x - math.exp(-T_END) * data[idx]).norm(dim=1).cpu().numpy())
-        out[kind] = np.array(values)
-        out[f"distance_{kind}"] = np.stack(dists)
-    out["spacing"] = np.array(training_spacing(data))
-    return out
+class Regularization(Experiment):
+    """Tikhonov and floored empirical scores [BDKOS25]: memorised fraction and residual distance."""
 
+    name = "regularization"
+    preset_type = RegularizationPreset
+    version = 2
 
-def simulate(preset: RegularizationPreset | None = None, out=None, *, stages=STAGES, resume: bool = True,
-             progress: bool = False, log=None):
-    preset = (preset or RegularizationPreset()).validate()
-    check_stages(stages, STAGES)
-    device = resolve_device(preset.device)
-    config = {**asdict(preset), "stage": "sweep", "version": _VERSION, "device": device.type}
-    return run_stages(out, {"sweep": (config, lambda: _sweep(preset, device))}, resume=resume, log=log)
+    def stages(self, preset, setup):
+        """sweep: every ``c`` and ``tau`` from the same starting points (common random numbers)."""
+        return [Stage("sweep", self._sweep)]
 
+    @staticmethod
+    def _sweep(ctx):
+        from simulate.data import isotropic_gaussian, noised
+        from simulate.metrics import training_spacing
+        from simulate.regularized import FlooredScore, TikhonovScore
+        from simulate.samplers import sample_heun, time_grid
+        from simulate.scores import EmpiricalScore
 
-def run(preset: RegularizationPreset | None = None, out=None, *, resume: bool = True, progress: bool = False,
-        log=None):
-    preset = (preset or RegularizationPreset()).validate()
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    sw = raw["sweep"]
-    conf = preset.confidence
-    t_c = collapse_time_isotropic(math.log(preset.P) / preset.N)
-    thr = MEMORIZATION_THRESHOLD * float(sw["spacing"])
-    rows, memo = [], {}
-    for kind in ("c", "tau"):
-        for v, d in zip(sw[kind], sw[f"distance_{kind}"]):
-            memo[(kind, float(v))] = (float(np.mean(d < thr)), *binomial_interval(np.sum(d < thr), d.size, conf))
-            if kind == "c":
-                med, lo, hi = median_interval(d, conf)
-                rows.append(ComparisonRow(f"residual distance, Tikhonov c = {v:g}", "one-point law",
-                                          one_point_distance(float(v), preset.N, t_c, T_END), med, lo, hi, conf,
-                                          tolerance=0.25,
-                                          note=f"median over {d.size}; memorised {memo[(kind, float(v))][0]:.0%} "
-                                               f"(threshold {MEMORIZATION_THRESHOLD:.2g} x NN spacing); capture at t_C, "
-                                               "typical offset: 25% tolerance"))
-    table = make_table(rows)
-    theory = {"t_C": t_c, "one_point_distance": {f"{c:g}": one_point_distance(float(c), preset.N, t_c, T_END)
-                                                  for c in sw["c"]}}
-    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
-    result.theory["memorized"] = {f"{k}={v:g}": list(map(float, m)) for (k, v), m in memo.items()}
-    result.figures = _figures(preset, sw, memo, t_c)
-    if out is not None:
-        write_outputs(out, result)
-    return result
+        p = ctx.preset
+        data = isotropic_gaussian(p.N, p.P, generator=ctx.torch_generator("data"), device=ctx.device).data
+        x0, _ = noised(data, T_START, p.trajectories, generator=ctx.torch_generator("start"))
+        times = time_grid(T_START, T_END, p.steps)
+        nearest = EmpiricalScore(data)
+        out = {}
+        for kind, values, make in (("c", parse_float_list("c", p.c), lambda v: TikhonovScore(nearest, v)),
+                                   ("tau", parse_float_list("tau", p.tau), lambda v: FlooredScore(nearest, v))):
+            dists = []
+            for v in values:
+                x = sample_heun(make(v), x0, times, disable=True)
+                idx = nearest.nearest_index(x, T_END)
+                dists.append((x - math.exp(-T_END) * data[idx]).norm(dim=1).cpu().numpy())
+            out[kind] = np.array(values)
+            out[f"distance_{kind}"] = np.stack(dists)
+        out["spacing"] = np.array(training_spacing(data))
+        return out
+
+    def reconcile(self, preset, setup, raw):
+        """Per Tikhonov ``c`` the median residual distance against the one-point law; memorised
+        fractions (binomial intervals) for every ``c`` and ``tau`` in the theory JSON."""
+        from simulate.metrics import MEMORIZATION_THRESHOLD
+        from simulate.stats import binomial_interval, median_interval
+
+        sw = raw["sweep"]
+        conf = preset.confidence
+        t_c = float(collapse_time_isotropic(math.log(preset.P) / preset.N).value)
+        thr = MEMORIZATION_THRESHOLD * float(sw["spacing"])
+        rows, memo = [], {}
+        for kind in ("c", "tau"):
+            for v, d in zip(sw[kind], sw[f"distance_{kind}"]):
+                memo[(kind, float(v))] = (float(np.mean(d < thr)), *binomial_interval(np.sum(d < thr), d.size, conf))
+                if kind == "c":
+                    med, lo, hi = median_interval(d, conf)
+                    rows.append(ComparisonRow(f"residual distance, Tikhonov c = {v:g}", "one-point law",
+                                              one_point_distance(float(v), preset.N, t_c, T_END), med, lo, hi, conf,
+                                              tolerance=0.25,
+                                              note=f"median over {d.size}; memorised {memo[(kind, float(v))][0]:.0%} "
+                                                   f"(threshold {MEMORIZATION_THRESHOLD:.2g} x NN spacing); capture "
+                                                   "at t_C, typical offset: 25% tolerance",
+                                              extra={"c": float(v), "memorized": memo[(kind, float(v))][0]}))
+        theory = {"t_C": t_c, "one_point_distance": {f"{c:g}": one_point_distance(float(c), preset.N, t_c, T_END)
+                                                      for c in sw["c"]},
+                  "memorized": {f"{k}={v:g}": list(map(float, m)) for (k, v), m in memo.items()}}
+        return Reconciliation(rows, theory, {"memo": memo, "t_c": t_c})
+
+    def figures(self, preset, setup, raw, rec):
+        """regularization."""
+        return _figures(preset, raw["sweep"], rec.extra["memo"], rec.extra["t_c"])
 
 
 def _figures(preset, sw, memo, t_c):

@@ -14,158 +14,124 @@ weight then dominates).
 from __future__ import annotations
 
 import math
-import zlib
-from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from simulate._torch import make_generator, resolve_device
-from simulate.data import block_gaussian
-from simulate.subspaces import SubspaceSweep, subspace_sweep
-from theory.conventions import tau_to_t
+from theory.conventions import t_to_tau, tau_to_t
 from theory.subspaces import BlockSpectrum
 
+from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, error_bars
 from ..presets import SubspacesPreset
-from .common import ExperimentResult, check_stages, run_stages, table_writer, write_outputs
+from ..table import ComparisonRow
 
-__all__ = ["SubspacesPreset", "STAGES", "run", "simulate", "summary_line", "to_markdown", "NAME"]
+__all__ = ["Subspaces", "PREDICTIONS"]
 
-NAME = "subspaces"
-STAGES = ("sweep",)
-_VERSION = 1
+#: The predictions each measured block loss is held against (``rule`` column).
 PREDICTIONS = ("gauss_rem", "block", "collapse")
+_GLOBAL = "all (largest weight > 1/2)"
 
 
 def _sweeps(preset: SubspacesPreset):
     for c, (dims, stds) in enumerate(preset.configs()):
         for norm in preset.normalizations():
             for P in preset.sizes():
-                key = f"c{c}-g{0 if norm else 1}-P{P}"
-                yield key, dims, stds, norm, P
+                yield f"c{c}-g{0 if norm else 1}-P{P}", dims, stds, norm, P
 
 
-def _stage_config(preset, dims, stds, norm, P) -> dict:
-    return {"stage": "sweep", "version": _VERSION, "dims": dims, "std": stds, "normalized": norm, "P": P,
-            "times": preset.times, "points": preset.points, "tau_min": preset.tau_min, "tau_max": preset.tau_max,
-            "seed": preset.seed, "device": resolve_device(preset.device).type}
+def _as_sweep(arrays: dict):
+    from simulate.subspaces import SubspaceSweep
 
-
-def _sweep_seed(preset, dims, stds, norm, P) -> int:
-    # Independent of the order of the sweeps, so adding a configuration changes no other result.
-    return preset.seed * 1_000_003 + zlib.crc32(repr((dims, stds, norm, P)).encode()) % 1_000_003
-
-
-def _run_sweep(preset, dims, stds, norm, P, progress):
-    device = resolve_device(preset.device)
-    gen = make_generator(_sweep_seed(preset, dims, stds, norm, P), device)
-    import torch
-
-    ds = block_gaussian(P, dims, stds, normalized=norm, generator=gen, dtype=torch.float64, device=device)
-    t_values = tau_to_t(np.logspace(np.log10(preset.tau_min), np.log10(preset.tau_max), preset.times))
-    sw = subspace_sweep(ds.data, np.asarray(stds) ** 2, ds.params["blocks"], t_values, preset.points,
-                        generator=gen, disable=None if progress else True)
-    return {"t": sw.t, "retained": sw.retained, "dimension": sw.dimension, "singular_values": sw.singular_values,
-            "max_weight": sw.max_weight}
-
-
-def simulate(preset: SubspacesPreset | None = None, out: str | Path | None = None, *, stages=STAGES,
-             resume: bool = True, progress: bool = False, log=None):
-    """Run (or load) every sweep. Returns ``(raw, timings, cached, paths)`` keyed by sweep."""
-    preset = (preset or SubspacesPreset()).validate()
-    check_stages(stages, STAGES)
-    jobs = {f"sweep-{key}": (_stage_config(preset, dims, stds, norm, P),
-                             lambda dims=dims, stds=stds, norm=norm, P=P: _run_sweep(preset, dims, stds, norm, P,
-                                                                                     progress))
-            for key, dims, stds, norm, P in _sweeps(preset)}
-    raw, timings, cached, paths = run_stages(out, jobs, resume=resume, log=log)
-    strip = lambda d: {k.removeprefix("sweep-"): v for k, v in d.items()}
-    return strip(raw), strip(timings), strip(cached), strip(paths)
-
-
-def _as_sweep(arrays: dict) -> SubspaceSweep:
     return SubspaceSweep(arrays["t"], arrays["retained"], arrays["dimension"], arrays["singular_values"],
                          arrays["max_weight"])
 
 
-def _rel(measured, predicted):
-    return (measured - predicted) / predicted if predicted > 0 else float("nan")
-
-
-def _verdict(measured, lo, hi, predictions: dict, tolerance: float):
-    """Which predictions agree (inside the interval or within ``tolerance`` relative), and which is
-    closest in log-ratio."""
+def _closest(measured: float, predictions: dict) -> str:
+    """The prediction closest to ``measured`` in log-ratio."""
     if not math.isfinite(measured):
-        return "", "not measured"
-    agree = [name for name, p in predictions.items()
-             if math.isfinite(p) and ((lo <= p <= hi) or abs(_rel(measured, p)) <= tolerance)]
-    closest = min((n for n, p in predictions.items() if p > 0), key=lambda n: abs(math.log(measured / predictions[n])))
-    return ",".join(agree) if agree else "none", closest
+        return "not measured"
+    return min((n for n, p in predictions.items() if p > 0), key=lambda n: abs(math.log(measured / predictions[n])))
 
 
-def _rows(preset, raw):
-    conf, tol = preset.confidence, preset.tolerance
-    rows = []
-    for key, dims, stds, norm, P in _sweeps(preset):
-        sw = _as_sweep(raw[key])
-        spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
-        t_rem = tau_to_t(spec.tau_gauss_rem(P))
-        t_blk = tau_to_t(spec.tau_block(P))
-        t_col = tau_to_t(float(spec.tau_collapse(P).value))
-        base = {"config": "+".join(map(str, dims)), "g": spec.g, "P": P}
-        measured = sw.critical_times(confidence=conf, seed=preset.seed)
-        for k, (d, s) in enumerate(zip(dims, stds)):
-            m, lo, hi = measured[k]
-            preds = {"gauss_rem": float(t_rem[k]), "block": float(t_blk[k]), "collapse": t_col}
-            agree, closest = _verdict(m, lo, hi, preds, tol)
-            rows.append({**base, "subspace": f"block {k + 1}", "dim": d, "std": s,
-                         "t_gauss_rem": preds["gauss_rem"], "t_block": preds["block"], "t_collapse": t_col,
-                         "measured": m, "ci_low": lo, "ci_high": hi,
-                         "rel_gauss_rem": _rel(m, preds["gauss_rem"]), "rel_block": _rel(m, preds["block"]),
-                         "rel_collapse": _rel(m, t_col), "agrees": agree, "closest": closest})
-        m, lo, hi = sw.condensation_time(confidence=conf, seed=preset.seed)
-        agree, closest = _verdict(m, lo, hi, {"collapse": t_col}, tol)
-        rows.append({**base, "subspace": "all (largest weight > 1/2)", "dim": spec.N, "std": float("nan"),
-                     "t_gauss_rem": float("nan"), "t_block": float("nan"), "t_collapse": t_col,
-                     "measured": m, "ci_low": lo, "ci_high": hi, "rel_gauss_rem": float("nan"),
-                     "rel_block": float("nan"), "rel_collapse": _rel(m, t_col), "agrees": agree, "closest": closest})
-    return pd.DataFrame(rows)
+class Subspaces(Experiment):
+    """Per-subspace critical times of linear-manifold data [AVS+24]."""
 
+    name = "subspaces"
+    preset_type = SubspacesPreset
+    version = 2
 
-def to_markdown(df: pd.DataFrame) -> str:
-    out = df.copy()
-    for col in ["t_gauss_rem", "t_block", "t_collapse", "measured", "ci_low", "ci_high"]:
-        out[col] = out[col].map(lambda v: f"{v:.4g}" if math.isfinite(v) else "")
-    for col in ["rel_gauss_rem", "rel_block", "rel_collapse"]:
-        out[col] = out[col].map(lambda v: f"{v:+.0%}" if math.isfinite(v) else "")
-    out["std"] = out["std"].map(lambda v: f"{v:g}" if math.isfinite(v) else "")
-    return out.to_markdown(index=False)
+    def stages(self, preset, setup):
+        """One sweep per (configuration, normalisation, P). Its random stream is named by its
+        content, so adding a configuration changes no other result."""
+        return [Stage(f"sweep-{key}", self._sweep, uses=("times", "points", "tau_min", "tau_max"),
+                      params={"dims": dims, "std": stds, "normalized": norm, "P": P},
+                      stream=f"sweep dims={dims} std={stds} normalized={norm} P={P}")
+                for key, dims, stds, norm, P in _sweeps(preset)]
 
+    @staticmethod
+    def _sweep(ctx):
+        import torch
 
-def run(preset: SubspacesPreset | None = None, out: str | Path | None = None, *, resume: bool = True,
-        progress: bool = False, log=None) -> ExperimentResult:
-    """Sweep, reconcile, and with ``out`` write ``table.{csv,md,tex}``, ``theory.json`` and plots."""
-    preset = (preset or SubspacesPreset()).validate()
-    raw, timings, cached, _ = simulate(preset, out, resume=resume, progress=progress, log=log)
-    table = _rows(preset, raw)
-    theory = {key: BlockSpectrum.from_std(dims, stds, normalized=norm).summary(P)
-              for key, dims, stds, norm, P in _sweeps(preset)}
-    result = ExperimentResult(NAME, asdict(preset), table, theory, raw=raw, timings=timings, cached=cached)
-    result.figures = _figures(preset, raw, table)
-    if out is not None:
-        write_outputs(out, result, writer=table_writer(to_markdown))
-    return result
+        from simulate.data import block_gaussian
+        from simulate.subspaces import subspace_sweep
 
+        p, q = ctx.preset, ctx.stage.params
+        gen = ctx.torch_generator()
+        ds = block_gaussian(q["dims"], q["std"], q["P"], normalized=q["normalized"], generator=gen,
+                            dtype=torch.float64, device=ctx.device)
+        t_values = tau_to_t(np.logspace(np.log10(p.tau_min), np.log10(p.tau_max), p.times))
+        sw = subspace_sweep(ds.data, np.asarray(q["std"]) ** 2, ds.params["blocks"], t_values, p.points,
+                            generator=gen, disable=ctx.disable)
+        return {"t": sw.t, "retained": sw.retained, "dimension": sw.dimension, "singular_values": sw.singular_values,
+                "max_weight": sw.max_weight}
 
-def summary_line(table: pd.DataFrame) -> str:
-    blocks = table[table["subspace"] != "all (largest weight > 1/2)"]
-    counts = {p: int(blocks["agrees"].str.split(",").map(lambda a: p in a).sum()) for p in PREDICTIONS}
-    closest = blocks["closest"].value_counts().to_dict()
-    return (f"{len(blocks)} subspace measurements; agree (interval or tolerance): "
-            + ", ".join(f"{k} {v}" for k, v in counts.items())
-            + "; closest: " + ", ".join(f"{k} {v}" for k, v in closest.items()))
+    def reconcile(self, preset, setup, raw):
+        """Per block and prediction rule one row (``rule``, ``closest`` columns), plus the global
+        condensation against the global collapse."""
+        conf, tol = preset.confidence, preset.tolerance
+        rows, theory = [], {}
+        for key, dims, stds, norm, P in _sweeps(preset):
+            sw = _as_sweep(raw[f"sweep-{key}"])
+            spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
+            theory[key] = spec.summary(P)
+            t_rem = tau_to_t(spec.tau_gauss_rem(P))
+            t_blk = tau_to_t(spec.tau_block(P))
+            t_col = tau_to_t(float(spec.tau_collapse(P).value))
+            base = {"config": "+".join(map(str, dims)), "g": spec.g, "P": P}
+            measured = sw.critical_times(confidence=conf, seed=preset.seed)
+            for k, (d, s) in enumerate(zip(dims, stds)):
+                m, lo, hi = measured[k]
+                preds = {"gauss_rem": float(t_rem[k]), "block": float(t_blk[k]), "collapse": t_col}
+                closest = _closest(m, preds)
+                for rule, pred in preds.items():
+                    rows.append(ComparisonRow(
+                        f"block {k + 1} lost (half the points retain < 1/2 of its variance)", f"t_{rule}", pred, m, lo,
+                        hi, conf, tol, f"bootstrap over points; {tol:.0%} tolerance (N = {spec.N})",
+                        extra={**base, "subspace": f"block {k + 1}", "dim": d, "std": s, "rule": rule,
+                               "closest": closest}))
+            m, lo, hi = sw.condensation_time(confidence=conf, seed=preset.seed)
+            rows.append(ComparisonRow("global condensation (median largest weight > 1/2)", "t_collapse", t_col, m, lo,
+                                      hi, conf, tol, "global collapse of the block spectrum",
+                                      extra={**base, "subspace": _GLOBAL, "dim": spec.N, "std": float("nan"),
+                                             "rule": "collapse", "closest": _closest(m, {"collapse": t_col})}))
+        return Reconciliation(rows, theory)
+
+    def summary_line(self, table: pd.DataFrame) -> str:
+        """How many block losses agree with each rule, and which rule is closest how often."""
+        blocks = table[table["subspace"] != _GLOBAL]
+        counts = {r: int(((blocks["rule"] == r) & (blocks["agrees"] == "yes")).sum()) for r in PREDICTIONS}
+        one_per_block = blocks[blocks["rule"] == PREDICTIONS[0]]
+        closest = one_per_block["closest"].value_counts().to_dict()
+        return (f"{len(one_per_block)} subspace measurements; agree (interval or tolerance): "
+                + ", ".join(f"{k} {v}" for k, v in counts.items())
+                + "; closest: " + ", ".join(f"{k} {v}" for k, v in closest.items()))
+
+    def figures(self, preset, setup, raw, rec):
+        """spectra, dimension, phase (see :func:`_figures`)."""
+        from ..table import make_table
+
+        return _figures(preset, {k.removeprefix("sweep-"): v for k, v in raw.items()}, make_table(rec.rows))
 
 
 def _panels(preset):
@@ -195,7 +161,7 @@ def _figures(preset, raw, table):
             ax = axes[i, j]
             key = f"c{i}-g{0 if norm else 1}-P{P_show}"
             sw = _as_sweep(raw[key])
-            tau = np.expm1(2 * sw.t)
+            tau = t_to_tau(sw.t)
             ax.plot(sw.t, sw.singular_values * tau[:, None], color=ALT_COLOR, lw=0.7)
             spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
             # The authors' singular-value model, one line per block (sorted like the measurement).
@@ -246,7 +212,7 @@ def _figures(preset, raw, table):
                 ax.plot(rem[:, k], lnP, color=c, ls="--", lw=1)
                 ax.plot(blk[:, k], lnP, color=c, ls=":", lw=1)
                 sub = table[(table["config"] == "+".join(map(str, dims))) & (table["g"] == g)
-                            & (table["subspace"] == f"block {k + 1}")]
+                            & (table["subspace"] == f"block {k + 1}") & (table["rule"] == PREDICTIONS[0])]
                 ax.errorbar(sub["measured"], np.log(sub["P"]), xerr=error_bars(sub["measured"], sub["ci_low"], sub["ci_high"]), fmt="o", ms=4, color=c,
                             capsize=2, label=f"block {k + 1} (d={dims[k]}, std={stds[k]:g})")
             ax.plot(col, lnP, color="k", lw=1, label="global collapse")

@@ -2,7 +2,8 @@
 
 An experiment (a subclass of :class:`Experiment`) only *declares*:
 
-* ``preset_type``: its frozen preset dataclass (validated once, by the driver);
+* ``preset_type``: its frozen preset dataclass, which validates itself when built (so every
+  preset object is valid; the CLI turns its fields into options);
 * ``version``: bumped when a stage's algorithm changes (part of every cache key);
 * :meth:`Experiment.setup`: what stages and reconciliation share (theory objects, data), built once;
 * :meth:`Experiment.stages`: a list of :class:`Stage` s (a name, the preset fields and extra
@@ -230,10 +231,12 @@ def _select(stage_list: list[Stage], patterns) -> list[Stage]:
 
 
 def _validated(experiment: Experiment, preset):
+    """The preset (default: the preset type's defaults). Presets validate themselves when built
+    (``__post_init__``), so a preset object is always valid: nothing is checked twice."""
     preset = preset if preset is not None else experiment.preset_type()
     if not isinstance(preset, experiment.preset_type):
         raise InputError(f"preset must be a {experiment.preset_type.__name__}, got {type(preset).__name__}")
-    return preset.validate()
+    return preset
 
 
 def simulate(experiment: Experiment, preset=None, out=None, *, stages=None, resume: bool = True,

@@ -18,6 +18,7 @@ ALT_COLOR = "#7f8c8d"
 
 
 def new_figure(width: float = 5.5, height: float = 3.8):
+    """A ``Figure`` with one gridded axes, drawn by the Agg canvas (no pyplot state): ``(fig, ax)``."""
     fig = Figure(figsize=(width, height), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -35,6 +36,7 @@ def error_bars(value, low, high):
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Render ``fig`` as PNG and write it atomically to ``path``."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())

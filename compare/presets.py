@@ -49,6 +49,7 @@ class GaussianMixturePreset(_SelfValidating):
     confidence: float = 0.95
 
     def validate(self) -> "GaussianMixturePreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("N", self.N, 1)
         require_int("P", self.P, 2)
         require_positive("mu", self.mu)
@@ -67,6 +68,7 @@ class GaussianMixturePreset(_SelfValidating):
 
 
 def parse_int_list(name: str, text: str) -> list[int]:
+    """``"1,2,3"`` -> ``[1, 2, 3]``; an :class:`~theory.validation.InputError` naming ``name`` otherwise."""
     try:
         values = [int(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
@@ -77,6 +79,7 @@ def parse_int_list(name: str, text: str) -> list[int]:
 
 
 def parse_float_list(name: str, text: str) -> list[float]:
+    """``"0.1,1e-3"`` -> ``[0.1, 0.001]``; an :class:`~theory.validation.InputError` naming ``name`` otherwise."""
     try:
         values = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
@@ -106,6 +109,7 @@ class SubspacesPreset(_SelfValidating):
     tolerance: float = 0.25
 
     def configs(self) -> list[tuple[list[int], list[float]]]:
+        """``[(dims, stds), ...]``: one block configuration per ``;``-separated part of ``dims``."""
         stds = parse_float_list("std", self.std)
         out = []
         for part in str(self.dims).split(";"):
@@ -116,15 +120,18 @@ class SubspacesPreset(_SelfValidating):
         return out
 
     def sizes(self) -> list[int]:
+        """The dataset sizes, as integers."""
         return [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
 
     def normalizations(self) -> list[bool]:
+        """Which normalisations to run: ``[False]`` (raw, g = 1), ``[True]`` (sphere, g = 0) or both."""
         table = {"both": [False, True], "yes": [True], "no": [False]}
         if self.normalized not in table:
             raise InputError(f"normalized must be 'both', 'yes' or 'no', got {self.normalized!r}")
         return table[self.normalized]
 
     def validate(self) -> "SubspacesPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         for dims, stds in self.configs():
             [require_int("dims", d, 1) for d in dims]
             require_positive("std", stds)
@@ -164,12 +171,14 @@ class DigitsPreset(_SelfValidating):
     confidence: float = 0.95
 
     def class_list(self) -> list[int]:
+        """The selected digit classes (at least two distinct, 0..9)."""
         classes = parse_int_list("classes", self.classes)
         if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
             raise InputError(f"classes must be at least two distinct digits 0..9, got {self.classes!r}")
         return classes
 
     def validate(self) -> "DigitsPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         self.class_list()
         for name in ("pairs", "clone_steps", "trajectories", "steps", "entropy_samples"):
             require_int(name, getattr(self, name), 10)
@@ -194,9 +203,11 @@ class PatchesPreset(_SelfValidating):
     confidence: float = 0.95
 
     def sizes(self) -> list[int]:
+        """The dataset sizes, as integers."""
         return [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
 
     def validate(self) -> "PatchesPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("k", self.k, 2)
         self.sizes()
         for name in ("trajectories", "steps", "entropy_samples"):
@@ -221,9 +232,11 @@ class LinearDenoiserPreset(_SelfValidating):
     confidence: float = 0.95
 
     def sizes(self) -> list[int]:
+        """The dataset sizes, as integers."""
         return [require_int("n", v, 2) for v in parse_int_list("n", self.n)]
 
     def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("d", self.d, 1)
         require_positive("T", self.T)
         require_positive("ell", self.ell)
@@ -250,6 +263,7 @@ class RegularizationPreset(_SelfValidating):
     confidence: float = 0.95
 
     def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("N", self.N, 1)
         require_int("P", self.P, 2)
         if any(v < 0 for v in parse_float_list("c", self.c)):
@@ -282,6 +296,7 @@ class HmmPreset(_SelfValidating):
 
     @property
     def P(self) -> int:
+        """``round(e^{alpha N})``: the number of training points."""
         return int(round(math.exp(self.alpha * self.N)))
 
     def parsed_configs(self) -> list[tuple[str, float]]:
@@ -295,6 +310,7 @@ class HmmPreset(_SelfValidating):
         return out
 
     def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("N", self.N, 8)
         require_positive("alpha", self.alpha)
         if self.P > 10 ** 7:
@@ -328,6 +344,7 @@ class NetworksPreset(_SelfValidating):
     confidence: float = 0.95
 
     def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("N", self.N, 1)
         [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
         [require_int("width", w, 1) for w in parse_int_list("width", self.width)]

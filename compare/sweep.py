@@ -108,6 +108,7 @@ def run_task(experiment_name: str, overrides: dict, threads: int = 1) -> dict:
 
 @dataclasses.dataclass
 class SweepResult:
+    """The aggregated ``table``, how many tasks were ``computed`` and ``reused``, and each task's file."""
     table: pd.DataFrame
     computed: int
     reused: int

@@ -31,10 +31,12 @@ class Dataset:
 
     @property
     def P(self) -> int:
+        """Number of training points."""
         return int(self.data.shape[0])
 
     @property
     def N(self) -> int:
+        """Dimension."""
         return int(self.data.shape[1])
 
 

@@ -11,6 +11,7 @@ signature plugs in the same way.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -30,6 +31,13 @@ from .scores import ou_coefficients
 
 __all__ = ["MLPDenoiser", "UNetDenoiser", "EDMPreconditioner", "DenoiserScore", "TrainConfig", "TrainResult",
            "train_denoiser", "init_parameters_"]
+
+
+def _building(generator):
+    """Where a module is built: with a generator, PyTorch's default initialisation (which draws
+    from the global RNG) runs inside ``fork_rng`` so that the global state is left as it was; the
+    weights are then drawn from ``generator`` by :func:`init_parameters_`."""
+    return torch.random.fork_rng(devices=[]) if generator is not None else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -73,13 +81,14 @@ class MLPDenoiser(nn.Module):
         super().__init__()
         if min(dim, width, depth, embedding) < 1:
             raise InputError("dim, width, depth and embedding must be >= 1")
-        self.embed = _FourierEmbedding(embedding)
-        layers, d_in = [], dim + embedding
-        for _ in range(depth):
-            layers += [nn.Linear(d_in, width), nn.SiLU()]
-            d_in = width
-        layers.append(nn.Linear(d_in, dim))
-        self.net = nn.Sequential(*layers)
+        with _building(generator):
+            self.embed = _FourierEmbedding(embedding)
+            layers, d_in = [], dim + embedding
+            for _ in range(depth):
+                layers += [nn.Linear(d_in, width), nn.SiLU()]
+                d_in = width
+            layers.append(nn.Linear(d_in, dim))
+            self.net = nn.Sequential(*layers)
         self.dim = dim
         if generator is not None:
             init_parameters_(self, generator)
@@ -113,14 +122,15 @@ class UNetDenoiser(nn.Module):
     def __init__(self, channels: int = 1, width: int = 32, embedding: int = 64, *,
                  generator: torch.Generator | None = None):
         super().__init__()
-        self.embed = nn.Sequential(_FourierEmbedding(embedding), nn.Linear(embedding, embedding), nn.SiLU())
-        self.inp = nn.Conv2d(channels, width, 3, padding=1)
-        self.down1 = _ResBlock(width, width, embedding)
-        self.pool = nn.AvgPool2d(2)
-        self.mid = _ResBlock(width, 2 * width, embedding)
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.up1 = _ResBlock(3 * width, width, embedding)
-        self.out = nn.Conv2d(width, channels, 3, padding=1)
+        with _building(generator):
+            self.embed = nn.Sequential(_FourierEmbedding(embedding), nn.Linear(embedding, embedding), nn.SiLU())
+            self.inp = nn.Conv2d(channels, width, 3, padding=1)
+            self.down1 = _ResBlock(width, width, embedding)
+            self.pool = nn.AvgPool2d(2)
+            self.mid = _ResBlock(width, 2 * width, embedding)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.up1 = _ResBlock(3 * width, width, embedding)
+            self.out = nn.Conv2d(width, channels, 3, padding=1)
         if generator is not None:
             init_parameters_(self, generator)
 

@@ -64,6 +64,7 @@ class CloningResult:
 
     @property
     def n_pairs(self) -> int:
+        """Number of parent trajectories (clone pairs per branch time)."""
         return int(self.same_class.shape[0])
 
     def phi(self) -> np.ndarray:
@@ -303,10 +304,12 @@ class EntropyEstimate:
 
     @property
     def f_over_alpha(self) -> np.ndarray:
+        """``f / alpha`` (1 at large t, 0 below the collapse)."""
         return self.f / self.alpha
 
     @property
     def stderr_over_alpha(self) -> np.ndarray:
+        """Standard errors of ``f / alpha``."""
         return self.stderr / self.alpha
 
     def zero_crossing(self, confidence: float = 0.95):

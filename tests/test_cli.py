@@ -84,7 +84,7 @@ def test_theory_subspaces_json():
     assert {"per_subspace", "tau_collapse", "t_collapse"} <= set(out)
     first = out["per_subspace"][0]
     assert set(first) == {"dim", "variance", "tau_gauss_rem", "t_gauss_rem", "tau_block", "t_block"}
-    # test-vectors.md section 3 (std 1e-6 is variance 1e-12)
+    # docs/reference.md, blocks (2, 5, 23) (std 1e-6 is variance 1e-12)
     assert [r["tau_gauss_rem"] for r in out["per_subspace"]] == pytest.approx(
         [0.3103407299, 0.2750269033, 0.2717501748], abs=5e-10)
     assert out["per_subspace"][1]["tau_block"] == pytest.approx(0.00606104199662, abs=1e-13)

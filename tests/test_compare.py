@@ -12,6 +12,12 @@ from simulate.stats import binomial_interval
 SMALL = dict(N=32, P=400, pairs=300, clone_steps=60, trajectories=100, steps=80, entropy_samples=200, device="cpu")
 
 
+def assert_common_schema(table: pd.DataFrame) -> None:
+    """The one table schema: the common columns first, context columns, ``note`` last."""
+    assert list(table.columns[:len(COLUMNS) - 1]) == COLUMNS[:-1] and table.columns[-1] == "note"
+    assert set(table["agrees"]) <= {"yes", "no", "n/a"} and len(table) > 0
+
+
 def test_table_agreement_rule():
     inside = ComparisonRow("q", "s", 1.0, 1.2, 0.9, 1.3, 0.95)
     outside_close = ComparisonRow("q", "s", 1.0, 1.05, 1.01, 1.08, 0.95, tolerance=0.1)
@@ -86,7 +92,7 @@ def test_subspaces_small_run(tmp_path):
     assert len(table) == 2 * (3 * 3 + 1)  # two normalisations x (three blocks x three rules + the global row)
     assert COLUMNS[:-1] == list(table.columns[:len(COLUMNS) - 1]) and table.columns[-1] == "note"
     assert {"config", "g", "P", "subspace", "rule", "closest"} <= set(table.columns)
-    assert set(table["agrees"]) <= {"yes", "no", "n/a"}
+    assert_common_schema(res.table)
     for name in ["spectra.png", "dimension.png", "phase.png", "theory.json"]:
         assert (tmp_path / name).stat().st_size > 0
     again = exp.run(preset, tmp_path)
@@ -101,6 +107,7 @@ def test_digits_small_run(tmp_path):
     preset = DigitsPreset(pairs=80, clone_steps=40, trajectories=60, steps=40, entropy_samples=200, device="cpu")
     res = exp.run(preset, tmp_path)
     assert list(pd.read_csv(tmp_path / "table.csv").columns) == COLUMNS
+    assert_common_schema(res.table)
     assert {"t_S", "t_C_gaussian", "t_C_entropy"} <= set(res.theory)
     for name in ["speciation.png", "collapse.png", "entropy.png"]:
         assert (tmp_path / name).stat().st_size > 0
@@ -114,6 +121,7 @@ def test_patches_small_run(tmp_path):
     res = exp.run(preset, tmp_path)
     table = pd.read_csv(tmp_path / "table.csv")
     assert len(table) == 4 and (tmp_path / "collapse_vs_P.png").stat().st_size > 0
+    assert_common_schema(res.table)
     assert set(res.theory["per_P"]) == {300, 600}
 
 
@@ -129,6 +137,7 @@ def test_linear_denoiser_regularization_networks_small_runs(tmp_path):
         exp = get_experiment(name)
         res = exp.run(preset, tmp_path / name)
         assert (tmp_path / name / "table.csv").stat().st_size > 0
+        assert_common_schema(res.table)
         assert len(res.figures) >= 1 and all((tmp_path / name / f"{f}.png").exists() for f in res.figures)
         assert exp.summary_line(res.table)
         again = exp.run(preset, tmp_path / name)
@@ -154,6 +163,7 @@ def test_hmm_small_run(tmp_path):
                        test_points=40, scan_N="16,24", device="cpu")
     exp = get_experiment("hmm")
     res = exp.run(preset, tmp_path)
+    assert_common_schema(res.table)
     assert {"hmm_basin", "hmm_kl", "hmm_phase"} <= set(res.figures)
     assert (tmp_path / "hmm_phase.png").exists() and exp.summary_line(res.table)
     syms = set(res.table["symbol"])

@@ -2,6 +2,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from reference import REF
 from theory import conventions as cv
 
 
@@ -12,7 +13,7 @@ def test_delta_small_t_keeps_digits():
 
 
 def test_alpha():
-    assert cv.alpha(256, 20000) == pytest.approx(0.0386855, abs=5e-8)
+    assert cv.alpha(256, 20000) == pytest.approx(REF["alpha_N256_P20000"].value, abs=REF["alpha_N256_P20000"].tol)
     assert cv.alpha(64, 1e4) == pytest.approx(np.log(1e4) / 64, rel=1e-15)
 
 
@@ -46,9 +47,9 @@ def test_edm_relations():
 
 
 def test_ddpm_reference_values():
-    # test-vectors.md section 1
-    assert cv.t_from_ddpm_step(499) == pytest.approx(1.2717729485, abs=5e-11)
-    assert cv.t_from_ddpm_step(999) == pytest.approx(5.0588567712, abs=5e-11)
+    # docs/reference.md (mpmath sums of ln(1 - beta_j))
+    for k in (499, 999):
+        assert cv.t_from_ddpm_step(k) == pytest.approx(REF[f"ddpm_t_{k}"].value, abs=REF[f"ddpm_t_{k}"].tol)
     # e^{-2 t_k} = alphabar_k, against an independent mpmath product
     exact = cv.DEFAULT_DDPM.times_mpmath(30)
     np.testing.assert_allclose(cv.DEFAULT_DDPM.times, [float(x) for x in exact], rtol=1e-13)

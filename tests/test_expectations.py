@@ -2,6 +2,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from reference import REF
 from theory.expectations import cloning_probability_from_kappa, expected_log_cosh
 
 # Regime boundaries included: kappa -> 0 (phi -> 1/2), kappa ~ 1, and kappa large (phi -> 1).
@@ -9,9 +10,10 @@ KAPPAS = np.concatenate([[0.0, 1e-14, 1e-9, 1e-5, 1e-3], np.logspace(-2, 2.5, 40
 
 
 def test_reference_values():
-    # test-vectors.md section 1
-    got = cloning_probability_from_kappa([0.1, 0.5, 1, 2, 10])
-    np.testing.assert_allclose(got, [0.5456703, 0.6750567, 0.7752002, 0.8844909, 0.9987943], atol=5e-8)
+    # docs/reference.md: phi(kappa) by mpmath quadrature
+    for kappa in ("0.1", "0.5", "1", "2", "10"):
+        ref = REF[f"phi_kappa_{kappa}"]
+        assert cloning_probability_from_kappa(float(kappa)) == pytest.approx(ref.value, abs=ref.tol)
 
 
 def test_phi_float64_matches_mpmath_1e12():

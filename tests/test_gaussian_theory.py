@@ -2,6 +2,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from reference import REF
 from theory import gaussian as g
 
 
@@ -9,32 +10,35 @@ def alpha_of(P, N):
     return np.log(P) / N
 
 
-# -- reference values (test-vectors.md section 1) --------------------------------------------
+# -- reference values (docs/reference.md) ------------------------------------------------------
 def test_isotropic_collapse_reference():
-    assert g.collapse_time_isotropic(alpha_of(20000, 256)).value == pytest.approx(1.2987896868, abs=5e-11)
-    assert g.collapse_time_isotropic(alpha_of(20000, 1024)).value == pytest.approx(1.9775467186, abs=5e-11)
+    for N in (256, 1024):
+        ref = REF[f"t_C_iso_N{N}_P20000"]
+        assert g.collapse_time_isotropic(alpha_of(20000, N)).value == pytest.approx(ref.value, abs=ref.tol)
 
 
 def test_spectrum_collapse_reference():
     lam = np.array([50.0] * 10 + [0.5] * 990)
     res = g.collapse_time(lam, alpha_of(1e4, 1000))
     assert res.converged and res.method.startswith("chandrupatla")
-    assert res.value == pytest.approx(1.9140420274, abs=5e-11)
+    assert res.value == pytest.approx(REF["t_C_two_level"].value, abs=REF["t_C_two_level"].tol)
+    assert res.flag == "converged" and res.function_calls > res.iterations > 0
     assert abs(res.residual) < 1e-15
 
 
 def test_excess_entropy_reference():
     a = alpha_of(20000, 1024)
     lam = np.ones(1024)
-    assert g.excess_entropy(2.0, lam, a) / a == pytest.approx(0.0443216, abs=5e-8)
+    ref = REF["f_over_alpha_N1024_P20000_t2"]
+    assert g.excess_entropy(2.0, lam, a) / a == pytest.approx(ref.value, abs=ref.tol)
     assert g.excess_entropy(1.0, lam, a, clip=True) == 0.0
     assert g.excess_entropy(1.0, lam, a) < 0
     assert g.excess_entropy_isotropic(2.0, a) == pytest.approx(g.excess_entropy(2.0, lam, a), rel=1e-13)
 
 
 def test_speciation_reference():
-    assert g.speciation_time(1025) == pytest.approx(3.4662239, abs=5e-8)
-    assert g.speciation_time(257) == pytest.approx(2.7745380, abs=5e-8)
+    assert g.speciation_time(1025) == pytest.approx(REF["t_S_N1024"].value, abs=REF["t_S_N1024"].tol)
+    assert g.speciation_time(257) == pytest.approx(REF["t_S_N256"].value, abs=REF["t_S_N256"].tol)
 
 
 # -- float64 vs mpmath ------------------------------------------------------------------------

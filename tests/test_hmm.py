@@ -1,9 +1,10 @@
-"""Nonlinear hidden-manifold model (replica symmetric) against test-vectors.md section 6, the linear
+"""Nonlinear hidden-manifold model (replica symmetric) against docs/reference.md, the linear
 model, the alpha_D -> 0 limit, and its own consistency relations."""
 
 import numpy as np
 import pytest
 
+from reference import REF
 from theory.activations import activation
 from theory.hmm import HiddenManifoldModel, Quadrature
 from theory.hmm_linear import LinearHMM
@@ -27,10 +28,10 @@ def tanh():
 
 
 def test_standardisation_constants():
-    # test-vectors.md: tanh Var 0.39429449, E[tanh'^2] 0.4644029; relu E 0.39894228, Var 0.34084506
     t, r = activation("tanh"), activation("relu")
-    assert t.sd ** 2 == pytest.approx(0.39429449, abs=5e-9) and t.kappa * t.sd ** 2 == pytest.approx(0.4644029, abs=5e-8)
-    assert r.mean == pytest.approx(0.39894228, abs=5e-9) and r.sd ** 2 == pytest.approx(0.34084506, abs=5e-9)
+    for value, name in ((t.sd ** 2, "tanh_var"), (t.kappa * t.sd ** 2, "tanh_kappa_raw"), (r.mean, "relu_mean"),
+                        (r.sd ** 2, "relu_var")):
+        assert value == pytest.approx(REF[name].value, abs=REF[name].tol), name
     assert r.kappa * r.sd ** 2 == pytest.approx(0.5, abs=1e-12)
     h = np.linspace(-3, 3, 7)
     assert activation(lambda z: 2 * z + 1)(h) == pytest.approx(h, abs=1e-12)  # standardised callable
@@ -38,21 +39,26 @@ def test_standardisation_constants():
 
 def test_relu_reference_row(relu):
     tc, to = relu.collapse_time(0.3), relu.onset_time(0.3)
-    assert tc.converged and to.converged
-    assert tc.value == pytest.approx(0.20468346, abs=1e-5) and g_of(tc.value) == pytest.approx(1.9768153, abs=1e-5)
-    assert to.value == pytest.approx(0.39942496, abs=1e-5) and g_of(to.value) == pytest.approx(0.81767295, abs=1e-5)
-    assert relu.basin(0.302054, 0.3).value == pytest.approx(0.47566882, abs=1e-5)
+    assert tc.converged and to.converged and tc.flag == "converged"
+    values = {"t_c": tc.value, "g_c": g_of(tc.value), "t_o": to.value, "g_o": g_of(to.value),
+              "basin": relu.basin(0.302054, 0.3).value}
+    for name, value in values.items():
+        assert value == pytest.approx(REF[f"relu_0.3_0.3_{name}"].value, abs=REF[f"relu_0.3_0.3_{name}"].tol), name
+    with pytest.raises(ValueError, match="dps: the replica-symmetric functional"):
+        relu.collapse_time(0.3, dps=30)
 
 
 def test_tanh_reference_times(tanh):
     tc, to = tanh.collapse_time(0.3), tanh.onset_time(0.3)
-    assert tc.value == pytest.approx(0.19696135, abs=1e-5) and g_of(tc.value) == pytest.approx(2.0713115, rel=1e-4)
-    assert to.value == pytest.approx(0.39501616, abs=1e-5) and g_of(to.value) == pytest.approx(0.83093219, rel=1e-4)
+    values = {"t_c": tc.value, "g_c": g_of(tc.value), "t_o": to.value, "g_o": g_of(to.value)}
+    for name, value in values.items():
+        ref = REF[f"tanh_0.3_0.3_{name}"]
+        assert value == pytest.approx(ref.value, abs=ref.tol), name
 
 
 @pytest.mark.slow
 def test_tanh_reference_basin_and_quadrature(tanh):
-    assert tanh.basin(0.295989, 0.3).value == pytest.approx(0.46176748, abs=1e-5)
+    assert tanh.basin(0.295989, 0.3).value == pytest.approx(REF["tanh_0.3_0.3_basin"].value, abs=1e-5)
     # the quadrature must be negligible against the reference's 1e-5: doubled orders move t_c and t_o
     # by less than 1e-7 (measured 1.3e-9 and 4.0e-8)
     err = tanh.quadrature_error(0.3)

@@ -1,8 +1,9 @@
-"""Linear hidden-manifold model against test-vectors.md section 6 (linear rows)."""
+"""Linear hidden-manifold model against the linear rows of docs/reference.md (mpmath)."""
 
 import numpy as np
 import pytest
 
+from reference import REF
 from theory.hmm_linear import LinearHMM
 
 
@@ -10,33 +11,36 @@ def g_of(t):
     return 1 / np.expm1(2 * t)
 
 
-@pytest.mark.parametrize("spectrum,alpha,alpha_D,g_c,t_c,g_o,t_o", [
-    ("mp", 0.1, 0.1, 0.6679075, 0.45758772, 0.27104986, 0.77264785),
-    ("mp", 0.3, 0.3, 2.2068319, 0.18686277, 0.89631573, 0.37468773),
-    ("orthogonal", 0.2, 0.5, 0.61277046, 0.48385917, 0.27826297, 0.76234540),
-    ("isotropic", 0.2, 1.0, 0.49182470, 0.55481647, 0.23407624, 0.83121555),
-])
-def test_reference_values(spectrum, alpha, alpha_D, g_c, t_c, g_o, t_o):
+ROWS = [("mp_0.1_0.1", "mp", 0.1, 0.1), ("mp_0.3_0.3", "mp", 0.3, 0.3), ("orth_0.2_0.5", "orthogonal", 0.2, 0.5),
+        ("iso_0.2", "isotropic", 0.2, 1.0)]
+
+
+@pytest.mark.parametrize("row,spectrum,alpha,alpha_D", ROWS)
+@pytest.mark.parametrize("dps", [None, 20])
+def test_reference_values(row, spectrum, alpha, alpha_D, dps):
     m = LinearHMM(alpha_D, spectrum)
-    tc, to = m.collapse_time(alpha), m.onset_time(alpha)
-    assert tc.converged and to.converged
-    assert tc.value == pytest.approx(t_c, abs=5e-9) and g_of(tc.value) == pytest.approx(g_c, rel=1e-7)
-    assert to.value == pytest.approx(t_o, abs=5e-9) and g_of(to.value) == pytest.approx(g_o, rel=1e-7)
+    tc, to, gen = m.collapse_time(alpha, dps=dps), m.onset_time(alpha, dps=dps), m.generalization(alpha, dps=dps)
+    assert tc.converged and to.converged and gen.converged
+    for name, value in (("t_c", tc.value), ("t_o", to.value), ("g_c", g_of(float(tc.value))),
+                        ("g_o", g_of(float(to.value))), ("tau_g", gen.tau_g)):
+        ref = REF[f"{row}_{name}"]
+        assert float(value) == pytest.approx(ref.value, abs=ref.tol), name
     assert to.value > tc.value  # traps appear before typical trajectories fall in
 
 
-@pytest.mark.parametrize("alpha,alpha_D,t,r", [(0.1, 0.1, 0.615118, 0.49744957), (0.3, 0.3, 0.280775, 0.46639055)])
-def test_basin_reference(alpha, alpha_D, t, r):
-    # t is given to 6 decimals and dr*/dt ~ -3, so 2e-6 is the rounding of the reference
-    assert LinearHMM(alpha_D, "mp").basin(t, alpha).value == pytest.approx(r, abs=2e-6)
+@pytest.mark.parametrize("row,alpha,alpha_D,t", [("mp_0.1_0.1", 0.1, 0.1, 0.615118), ("mp_0.3_0.3", 0.3, 0.3, 0.280775)])
+def test_basin_reference(row, alpha, alpha_D, t):
+    ref = REF[f"{row}_basin"]
+    for dps in (None, 20):
+        assert float(LinearHMM(alpha_D, "mp").basin(t, alpha, dps=dps).value) == pytest.approx(ref.value, abs=ref.tol)
 
 
 def test_basin_boundaries_and_generalization():
     m = LinearHMM(0.5, "orthogonal")
     assert m.basin(m.onset_time(0.2).value, 0.2).value == pytest.approx(0.0, abs=1e-12)
     assert m.basin(m.collapse_time(0.2).value, 0.2).value == pytest.approx(1.0, abs=1e-12)
-    assert m.generalization(0.2).tau_g == pytest.approx(0.48470920, abs=5e-9)
-    assert LinearHMM(1.0, "isotropic").generalization(0.2).tau_g == pytest.approx(0.79510870, abs=5e-9)
+    gen = m.generalization(0.2)
+    assert gen.value == pytest.approx(0.5 * np.log1p(gen.tau_g), rel=1e-14) and gen.g_star > 0
 
 
 def test_orthogonal_closed_form_and_isotropic_limit():

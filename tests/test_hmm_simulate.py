@@ -1,6 +1,6 @@
 """Hidden-manifold generators and observables (exact empirical score), checked against the REM
 theory at sizes that run in seconds. Tolerances: order-statistic / binomial intervals plus the
-documented finite-size tolerance of physics.md (~10% at N = 40..60)."""
+documented finite-size tolerance of docs/hmm.md (~10% at N = 40..60)."""
 
 import math
 
@@ -86,7 +86,7 @@ def test_kernel_nll_minimum_tracks_nearest_neighbour_distance():
     nll, d2 = kernel_test_nll(d.data, test, taus)
     assert nll.shape == (30, 300) and d2.shape == (300,)
     best = taus[np.argmin(nll.mean(axis=1))]
-    # physics.md: Gamma_g = d_min (grid spacing 13%)
+    # docs/hmm.md: Gamma_g = d_min (grid spacing 13%)
     assert best == pytest.approx(d2.mean(), rel=0.15)
     # the direct formula on one point
     tau = taus[3]

@@ -1,17 +1,21 @@
 import numpy as np
 import pytest
 
+from reference import REF
 from theory import PHI_AT_BIMODALITY, TwoClassMixture
 
 
 def test_speciation_reference_values():
-    assert TwoClassMixture(1024, 20000).speciation_time() == pytest.approx(3.4662239, abs=5e-8)
-    assert TwoClassMixture(256, 20000).speciation_time() == pytest.approx(2.7745380, abs=5e-8)
+    for N in (1024, 256):
+        ref = REF[f"t_S_N{N}"]
+        assert TwoClassMixture(N, 20000).speciation_time() == pytest.approx(ref.value, abs=ref.tol)
 
 
 def test_collapse_reference_values():
-    assert TwoClassMixture(256, 20000).collapse_time().value == pytest.approx(1.2987896868, abs=5e-11)
-    assert TwoClassMixture(1024, 20000).collapse_time().value == pytest.approx(1.9775467186, abs=5e-11)
+    for N in (256, 1024):
+        ref = REF[f"t_C_iso_N{N}_P20000"]
+        res = TwoClassMixture(N, 20000).collapse_time()
+        assert res.value == pytest.approx(ref.value, abs=ref.tol) and res.flag == "closed form"
 
 
 @pytest.mark.parametrize("sigma", [0.5, 1.0, 1.7])

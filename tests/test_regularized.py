@@ -1,4 +1,4 @@
-"""Regularised scores [BDKOS25] and relative distances [H24] against test-vectors.md (sections 4-5)
+"""Regularised scores [BDKOS25] and relative distances [H24] against docs/reference.md
 and their one-point laws."""
 
 import math
@@ -15,6 +15,7 @@ from simulate.regularized import (
     softmax_weights,
     tikhonov_score,
 )
+from reference import REF
 from simulate.samplers import sample_heun, sample_heun_ve
 from simulate.scores import EmpiricalScore
 from theory.regularization import floored_memorizes, floored_threshold, tikhonov_distance_ve, tikhonov_profile_ou
@@ -30,17 +31,29 @@ from theory.relative_distance import (
 DATA = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
 
 
-def test_reference_values_section_5():
+def _check(value, name):
+    assert float(value) == pytest.approx(REF[name].value, abs=REF[name].tol), name
+
+
+def test_reference_values():
     x = torch.tensor([[0.2, 0.3]], dtype=torch.float64)
-    w = softmax_weights(DATA, x, 1.0, 0.5)
-    np.testing.assert_allclose(w[0], [0.16798162, 0.83201839], atol=5e-9)
-    np.testing.assert_allclose(empirical_score_general(DATA, x, 1.0, 0.5)[0], [1.85614708, -1.2], atol=5e-9)
-    np.testing.assert_allclose(tikhonov_score(DATA, x, 1.0, 0.5, 0.1)[0], [1.32581934, -0.85714286], atol=5e-9)
+    w = softmax_weights(DATA, x, 1.0, 0.5)[0]
+    _check(w[0], "w1_at_0.2_0.3")
+    _check(w[1], "w2_at_0.2_0.3")
+    s = empirical_score_general(DATA, x, 1.0, 0.5)[0]
+    _check(s[0], "sN1_at_0.2_0.3")
+    assert s[1].item() == pytest.approx(-1.2, abs=1e-15)  # closed form: (0 - 0.3)/0.25
+    tik = tikhonov_score(DATA, x, 1.0, 0.5, 0.1)[0]
+    _check(tik[0], "tik1_at_0.2_0.3")
+    _check(tik[1], "tik2_at_0.2_0.3")
     x2 = torch.tensor([[0.2, 1.5]], dtype=torch.float64)
-    p = torch.exp(-((x2 - DATA) ** 2).sum(1) / (2 * 0.25)).sum()
-    assert p.item() == pytest.approx(0.00371231629, abs=5e-12)
-    np.testing.assert_allclose(empirical_score_general(DATA, x2, 1.0, 0.5)[0], [1.85614708, -6.0], atol=5e-9)
-    np.testing.assert_allclose(floored_score(DATA, x2, 1.0, 0.5, 0.1)[0], [0.06890605, -0.22273898], atol=5e-9)
+    _check(torch.exp(-((x2 - DATA) ** 2).sum(1) / (2 * 0.25)).sum(), "ptilde_at_0.2_1.5")
+    s2 = empirical_score_general(DATA, x2, 1.0, 0.5)[0]
+    _check(s2[0], "sN1_at_0.2_0.3")  # the weights do not depend on the second coordinate
+    assert s2[1].item() == pytest.approx(-6.0, abs=1e-14)  # closed form: (0 - 1.5)/0.25
+    floor = floored_score(DATA, x2, 1.0, 0.5, 0.1)[0]
+    _check(floor[0], "floor1_at_0.2_1.5")
+    _check(floor[1], "floor2_at_0.2_1.5")
 
 
 def test_floor_inactive_above_tau_and_ou_classes_match():
@@ -113,10 +126,11 @@ def test_relative_distance_reference_values_section_4():
     eps = kernel_bandwidth(3, 2, 1.0)
     assert eps == pytest.approx(3 ** -0.5)
     mean, cov = (0.3, 0.4), np.diag([0.5, 0.8])
-    assert math.exp(log_kernel_self_overlap(X, eps)) == pytest.approx(0.108526237, abs=5e-10)
-    assert math.exp(log_gaussian_kernel_overlap(X, eps, mean, cov)) == pytest.approx(0.102823789, abs=5e-10)
-    assert math.exp(log_gaussian_self_overlap(cov)) == pytest.approx(0.12582303, abs=5e-9)
-    assert l2_distance_squared(X, mean, cov) == pytest.approx(0.0287016887, abs=5e-11)
+    for value, name in ((math.exp(log_kernel_self_overlap(X, eps)), "int_pK2"),
+                        (math.exp(log_gaussian_kernel_overlap(X, eps, mean, cov)), "int_pG_pK"),
+                        (math.exp(log_gaussian_self_overlap(cov)), "int_pG2"),
+                        (l2_distance_squared(X, mean, cov), "l2_pG_pK")):
+        assert value == pytest.approx(REF[name].value, abs=REF[name].tol)
 
 
 def test_relative_distance_against_quadrature():

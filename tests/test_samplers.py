@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from simulate.samplers import sample_euler_maruyama, sample_heun, time_grid
+from simulate.samplers import sample_euler_maruyama, sample_heun, sample_heun_ve, time_grid
 from simulate.scores import GaussianScore
 
 V = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
@@ -24,6 +24,22 @@ def test_heun_is_second_order():
     errors = [(sample_heun(score, x0, time_grid(T, t_end, n), disable=True) - exact).abs().max().item() for n in steps]
     slope = np.polyfit(np.log(1.0 / steps), np.log(errors), 1)[0]
     assert slope == pytest.approx(2.0, abs=0.15)
+
+
+def test_heun_ve_is_second_order():
+    """The variance-exploding flow dx/dsigma = -sigma s(x, sigma) of Gaussian data (variances V)
+    is linear: x(sigma) = x(sigma_T) sqrt((V + sigma^2)/(V + sigma_T^2))."""
+    score = lambda x, sigma: -x / (V + sigma**2)
+    x0 = torch.tensor([[1.0, -0.5, 2.0]], dtype=torch.float64)
+    s_T, s_end = 5.0, 0.05
+    exact = x0 * torch.sqrt((V + s_end**2) / (V + s_T**2))
+    steps = np.array([10, 20, 40, 80, 160])
+    seen = []
+    errors = [(sample_heun_ve(score, x0, np.geomspace(s_T, s_end, n + 1), callback=seen.append) - exact).abs().max().item()
+              for n in steps]
+    slope = np.polyfit(np.log(1.0 / steps), np.log(errors), 1)[0]
+    assert slope == pytest.approx(2.0, abs=0.15)
+    assert len(seen) == steps.sum() and set(seen[0]) == {"i", "sigma", "sigma_next", "x", "score"}
 
 
 def em_variance(times):

@@ -1,12 +1,14 @@
 import numpy as np
 import pytest
 
+from reference import REF
 from simulate.stats import binomial_interval, bootstrap_interval, median_interval
 
 
 def test_wilson_known_value():
     lo, hi = binomial_interval(50, 100, 0.95)
-    assert lo == pytest.approx(0.403831, abs=1e-6) and hi == pytest.approx(0.596169, abs=1e-6)
+    assert lo == pytest.approx(REF["wilson_50_100_low"].value, abs=REF["wilson_50_100_low"].tol)
+    assert hi == pytest.approx(REF["wilson_50_100_high"].value, abs=REF["wilson_50_100_high"].tol)
 
 
 def test_clopper_pearson_edges():

@@ -2,33 +2,36 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from reference import REF
 from theory import symbolic as S
 from theory.subspaces import BlockSpectrum
 
-# test-vectors.md section 3: blocks (2, 5, 23), variances (1, 0.09, 1e-12), P = 1000
+# docs/reference.md: blocks (2, 5, 23), variances (1, 0.09, 1e-12), P = 1000
 SPEC = dict(dims=(2, 5, 23), variances=(1.0, 0.09, 1e-12))
 
 
 def test_gauss_rem_reference_g0():
     b = BlockSpectrum(**SPEC, normalized=True)
     tau = b.tau_gauss_rem(1000)
-    assert tau[0] == pytest.approx(0.0723824137, abs=5e-11)
-    assert tau[1] == pytest.approx(0.00651441723, abs=5e-12)
-    assert 0.5 * np.log1p(tau[0]) == pytest.approx(0.0349413641, abs=5e-11)
+    for value, name in ((tau[0], "tau_rem_g0_s1"), (tau[1], "tau_rem_g0_s0.09"),
+                        (0.5 * np.log1p(tau[0]), "t_rem_g0_s1")):
+        assert value == pytest.approx(REF[name].value, abs=REF[name].tol)
 
 
 def test_gauss_rem_reference_g1():
     tau = BlockSpectrum(**SPEC).tau_gauss_rem(1000)
-    np.testing.assert_allclose(tau, [0.3103407299, 0.2750269033, 0.2717501748], atol=5e-11)
+    for value, s in zip(tau, ("1", "0.09", "1e-12")):
+        assert value == pytest.approx(REF[f"tau_rem_g1_s{s}"].value, abs=REF[f"tau_rem_g1_s{s}"].tol)
 
 
 def test_block_and_collapse_reference():
     b = BlockSpectrum(**SPEC)
     tau = b.tau_block(1000)
-    assert tau[0] == pytest.approx(0.001001001001, abs=5e-13)
-    assert tau[1] == pytest.approx(0.00606104199662, abs=5e-15)
+    for value, name in ((tau[0], "tau_block_1"), (tau[1], "tau_block_2")):
+        assert value == pytest.approx(REF[name].value, abs=REF[name].tol)
     res = b.tau_collapse(1000)
-    assert res.converged and res.value == pytest.approx(0.0310115104518, abs=5e-14)
+    ref = REF["tau_collapse_blocks"]
+    assert res.converged and res.value == pytest.approx(ref.value, abs=ref.tol)
 
 
 def test_mpmath_paths_agree():

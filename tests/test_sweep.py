@@ -69,3 +69,20 @@ def test_cli_sweep_errors():
 
     assert main(["sweep", "regularization", "--grid", "bogus=1"]) == 2
     assert main(["sweep", "regularization", "--grid", "N=4", "--set", "N=6"]) == 2
+
+
+def test_rows_agree_is_counted_for_every_schema(tmp_path, capsys):
+    """subspaces and networks tables share the common schema, so the sweep's count is right."""
+    from compare.cli import main
+    from compare.driver import agreement_summary
+
+    res = run_sweep("subspaces", {"seed": [0, 1]}, tmp_path / "sub", progress=False,
+                    base={"dims": "2,3", "std": "1,0.1", "P": "200", "normalized": "no", "times": 6, "points": 20,
+                          "device": "cpu"})
+    verdicts = res.table["agrees"].isin(["yes", "no"]).sum()
+    assert verdicts > 0 and agreement_summary(res.table).endswith(f"/{verdicts} rows agree")
+    args = ["sweep", "networks", "--grid", "seed=0", "--set", "N=4", "--set", "P=8", "--set", "width=8", "--set",
+            "steps=20", "--set", "batch_size=16", "--set", "trajectories=10", "--set", "sampler_steps=10",
+            "--set", "device=cpu", "--out", str(tmp_path / "net"), "--quiet"]
+    assert main(args) == 0
+    assert "/2 rows agree" in capsys.readouterr().out  # the empirical score and one network

@@ -14,7 +14,7 @@ def test_collapse_time_derivation_matches_numeric_root():
             numeric = collapse_time(np.full(16, sigma**2), a).value
             assert f(a, sigma) == pytest.approx(numeric, rel=1e-12)
             assert f(a, sigma) == pytest.approx(collapse_time_isotropic(a, sigma**2).value, rel=1e-12)
-    # the closed form of physics.md, symbolically
+    # the closed form of docs/gaussian-mixture.md, symbolically
     target = sp.log(1 + S.sigma**2 / (sp.exp(2 * S.alpha) - 1)) / 2
     assert sp.simplify(sp.exp(2 * d.solution) - sp.exp(2 * target)) == 0
 

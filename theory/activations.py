@@ -97,10 +97,12 @@ class Activation:
     kappa: float = 1.0
 
     def __call__(self, z):
+        """The standardised ``phi~(z)`` (vectorised)."""
         return (self.raw(z) - self.mean) / self.sd
 
     @property
     def is_linear(self) -> bool:
+        """True for the linear nonlinearity (the spectral formulas apply)."""
         return self.name == "linear"
 
 

@@ -58,6 +58,7 @@ class Quadrature:
     panels: int = 1
 
     def doubled(self) -> "Quadrature":
+        """The same rules at twice the order (the quadrature's error estimate)."""
         return Quadrature(2 * self.n_h, 2 * self.n_u, 2 * self.n_eta, 2 * self.n_w, self.panels)
 
     @staticmethod
@@ -126,6 +127,7 @@ class HiddenManifoldModel:
 
     @property
     def phi(self) -> str:
+        """Name of the nonlinearity."""
         return self.activation.name
 
     # ----------------------------------------------------------------------------- functional

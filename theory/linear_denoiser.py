@@ -90,6 +90,7 @@ class LinearDenoiserModel:
         return scalar_or_array(out)
 
     def summary(self, n: int | None = None) -> dict:
+        """All closed forms as one JSON-ready dict (with the finite-n variance when ``n`` is given)."""
         out = {"d": self.d, "T": self.T, "ell": self.ell, "s": self.s, "r": self.r, "kl_floor": self.kl_floor,
                "n_c": self.n_c, "latent_variance": self.latent_variance}
         if n is not None:

@@ -72,15 +72,18 @@ class BlockSpectrum:
 
     @classmethod
     def from_std(cls, dims, stds, normalized: bool = False) -> "BlockSpectrum":
+        """From per-block standard deviations (the variances are their squares)."""
         stds = require_positive("std", np.atleast_1d(np.asarray(stds, dtype=float)))
         return cls(tuple(dims), tuple(stds**2), normalized)
 
     @property
     def N(self) -> int:
+        """Dimension ``sum d_k``."""
         return int(sum(self.dims))
 
     @property
     def g(self) -> int:
+        """0 for sphere-normalised data, 1 otherwise."""
         return 0 if self.normalized else 1
 
     @property

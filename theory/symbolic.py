@@ -46,6 +46,7 @@ class Derivation:
 
     @property
     def latex(self) -> str:
+        """The derivation as a LaTeX ``align*`` block."""
         return f"{sp.latex(self.equation)} \\;\\Rightarrow\\; {sp.latex(self.variable)} = {sp.latex(self.solution)}"
 
     def lambdify(self, *args: sp.Symbol):
@@ -183,6 +184,7 @@ def hmm_collapse_small_alpha_D() -> Derivation:
 
 
 def all_derivations() -> list[Derivation]:
+    """Every derivation, in the order of the report."""
     return [
         excess_entropy_gaussian_direction(),
         collapse_time_isotropic(),

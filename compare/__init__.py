@@ -5,7 +5,7 @@ Attribute access is lazy so that ``regimes theory`` never imports torch or matpl
 
 from __future__ import annotations
 
-import importlib
+from theory._lazy import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_EXPERIMENT": "registry",
@@ -21,20 +21,11 @@ _EXPORTS = {
     "Reconciliation": "driver",
     "ExperimentResult": "driver",
     "SimulationResult": "driver",
-    "run": "driver",
-    "simulate": "driver",
+    "run_experiment": "driver",
+    "simulate_experiment": "driver",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'compare' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ An experiment (a subclass of :class:`Experiment`) only *declares*:
   and a JSON-ready theory dict;
 * :meth:`Experiment.figures`: named matplotlib figures.
 
-The driver (:func:`simulate` and :func:`run`) owns everything else, once for all experiments:
+The driver (:func:`simulate_experiment` and :func:`run_experiment`) owns everything else, once for all experiments:
 
 * **seeds**: every stage draws from named random streams (:func:`stream_seed`), a
   ``SeedSequence`` spawned from the preset seed by the stream name, so streams never collide
@@ -47,7 +47,8 @@ from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, t
 from .table import make_table, write_table
 
 __all__ = ["Experiment", "Stage", "StageContext", "Reconciliation", "ExperimentResult", "SimulationResult",
-           "stream_seed", "stage_config", "simulate", "run", "DRIVER_VERSION", "ANALYSIS_FIELDS"]
+           "stream_seed", "stage_config", "simulate_experiment", "run_experiment", "write_outputs", "agreement_summary",
+           "DRIVER_VERSION", "ANALYSIS_FIELDS"]
 
 #: Version of the driver's cache layout and seeding scheme (part of every cache key).
 DRIVER_VERSION = 1
@@ -239,7 +240,7 @@ def _validated(experiment: Experiment, preset):
     return preset
 
 
-def simulate(experiment: Experiment, preset=None, out=None, *, stages=None, resume: bool = True,
+def simulate_experiment(experiment: Experiment, preset=None, out=None, *, stages=None, resume: bool = True,
              progress: bool = False, log: Callable[[str], None] | None = None, setup=None) -> SimulationResult:
     """Run (or load) the stages of ``experiment``; with ``out``, cache their raw arrays in ``OUT/raw``.
 
@@ -274,13 +275,13 @@ def simulate(experiment: Experiment, preset=None, out=None, *, stages=None, resu
     return result
 
 
-def run(experiment: Experiment, preset=None, out=None, *, resume: bool = True, progress: bool = False,
+def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: bool = True, progress: bool = False,
         log: Callable[[str], None] | None = None) -> ExperimentResult:
     """Simulate, reconcile with theory, draw; with ``out`` write the table, ``theory.json``,
     ``preset.json`` and the figures (atomically)."""
     preset = _validated(experiment, preset)
     setup = experiment.setup(preset)
-    sim = simulate(experiment, preset, out, resume=resume, progress=progress, log=log, setup=setup)
+    sim = simulate_experiment(experiment, preset, out, resume=resume, progress=progress, log=log, setup=setup)
     rec = experiment.reconcile(preset, setup, sim.raw)
     table = make_table(rec.rows)
     result = ExperimentResult(experiment.name, dataclasses.asdict(preset), table, rec.theory, raw=sim.raw,

@@ -48,16 +48,16 @@ class ExperimentSpec:
         return experiment
 
     def run(self, preset=None, out=None, **kwargs):
-        """:func:`compare.driver.run` of this experiment."""
-        from .driver import run
+        """:func:`compare.driver.run_experiment` of this experiment."""
+        from .driver import run_experiment
 
-        return run(self.definition, preset, out, **kwargs)
+        return run_experiment(self.definition, preset, out, **kwargs)
 
     def simulate(self, preset=None, out=None, **kwargs):
-        """:func:`compare.driver.simulate` of this experiment."""
-        from .driver import simulate
+        """:func:`compare.driver.simulate_experiment` of this experiment."""
+        from .driver import simulate_experiment
 
-        return simulate(self.definition, preset, out, **kwargs)
+        return simulate_experiment(self.definition, preset, out, **kwargs)
 
     def stage_names(self, preset=None) -> list[str]:
         """Names of the stages this preset runs."""

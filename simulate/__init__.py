@@ -6,7 +6,7 @@ Names are imported lazily on first use, so that importing a torch-free submodule
 
 from __future__ import annotations
 
-import importlib
+from theory._lazy import lazy_exports
 
 _EXPORTS = {
     "ScoreEngine": "engine",
@@ -47,13 +47,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'simulate' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -213,8 +213,7 @@ def merge_partials(part: Partials, *, reduce_max: Callable, reduce_sum: Callable
     weighted = None if part.weighted is None else reduce_sum(part.weighted * scale[..., None])
     second = None if part.second is None else reduce_sum(part.second * scale[..., None, None])
     proposal = torch.where(part.max >= global_max, part.argmax, torch.full_like(part.argmax, -1))
-    centre = None if part.centre is None else part.centre
-    return Partials(global_max, total, reduce_max(proposal), weighted, second, centre)
+    return Partials(global_max, total, reduce_max(proposal), weighted, second, part.centre)
 
 
 def combine_partials(parts: list[Partials]) -> Partials:
@@ -225,11 +224,10 @@ def combine_partials(parts: list[Partials]) -> Partials:
         raise InputError("parts must contain at least one Partials")
     stack = lambda name: None if any(getattr(p, name) is None for p in parts) else torch.stack(
         [getattr(p, name) for p in parts])
+    # every shard saw the same queries, hence the same centre
     stacked = Partials(stack("max"), stack("sum"), stack("argmax"), stack("weighted"), stack("second"),
-                       None if parts[0].centre is None else parts[0].centre[None])
+                       parts[0].centre)
     merged = merge_partials(stacked, reduce_max=lambda v: v.max(dim=0).values, reduce_sum=lambda v: v.sum(dim=0))
-    if parts[0].centre is not None:
-        merged.centre = parts[0].centre
     if all(p.cand_index is not None for p in parts):
         logit = torch.cat([p.cand_logit for p in parts], dim=1)
         index = torch.cat([p.cand_index for p in parts], dim=1)

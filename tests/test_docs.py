@@ -24,9 +24,9 @@ def test_custom_experiment_example(tmp_path, monkeypatch, capsys):
     assert table["theory"].iloc[0] == result.theory["t_C"]
     # the claims below the example: rerun -> cached; another confidence -> still cached
     experiment, preset_type = namespace["IsotropicCollapse"](), namespace["IsotropicPreset"]
-    again = namespace["run"](experiment, preset_type(confidence=0.9), "regimes-out/isotropic-collapse")
+    again = namespace["run_experiment"](experiment, preset_type(confidence=0.9), "regimes-out/isotropic-collapse")
     assert again.cached == {"collapse": True}
-    fresh = namespace["run"](experiment, preset_type(trajectories=100), "regimes-out/isotropic-collapse")
+    fresh = namespace["run_experiment"](experiment, preset_type(trajectories=100), "regimes-out/isotropic-collapse")
     assert fresh.cached == {"collapse": False}
     assert os.listdir(tmp_path) == ["regimes-out"]
 

@@ -1,11 +1,13 @@
 """Sharded empirical score: partials of disjoint shards combine exactly, in one process and across
 two gloo processes."""
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from simulate.observables import excess_entropy_estimate
 from simulate.scores import EmpiricalScore, combine_partials
 from simulate.sharded import ShardedEmpiricalScore, shard_bounds
 
@@ -50,8 +52,14 @@ def _worker(rank, world, init_file, out_file):
         a, b = shard_bounds(data.shape[0], world, rank)
         score = ShardedEmpiricalScore(data[a:b], a)
         res = {t: score.evaluate(x, t) for t in (0.05, 0.5, 2.0)}
+        exclude = torch.arange(x.shape[0]) * 97 % data.shape[0]  # indices held by either rank
+        left_out = score.evaluate(x, 0.5, exclude=exclude).log_density
+        rows = score.rows(torch.tensor([0, 500, 1000]))
+        # an observable on two ranks: the same generator seed on both, so the same draws
+        est = excess_entropy_estimate(score, [0.3, 1.0], 200, generator=torch.Generator().manual_seed(2), disable=True)
         if rank == 0:
-            torch.save({t: (r.score, r.log_density, r.nearest_index, score.P) for t, r in res.items()}, out_file)
+            torch.save({"evaluations": {t: (r.score, r.log_density, r.nearest_index, score.P) for t, r in res.items()},
+                        "left_out": left_out, "rows": rows, "f_rest": torch.as_tensor(est.f_rest)}, out_file)
     finally:
         dist.destroy_process_group()
 
@@ -60,10 +68,15 @@ def _worker(rank, world, init_file, out_file):
 def test_two_gloo_processes_equal_the_unsharded_score(tmp_path):
     out = tmp_path / "rank0.pt"
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(out)), nprocs=2, join=True)
-    got = torch.load(out)
+    saved = torch.load(out)
     data, x = _data()
     full = EmpiricalScore(data)
-    for t, (score, logd, nearest, P) in got.items():
+    exclude = torch.arange(x.shape[0]) * 97 % data.shape[0]
+    assert torch.allclose(saved["left_out"], full.evaluate(x, 0.5, exclude=exclude).log_density, rtol=1e-13)
+    assert torch.equal(saved["rows"], data[[0, 500, 1000]])
+    est = excess_entropy_estimate(full, [0.3, 1.0], 200, generator=torch.Generator().manual_seed(2), disable=True)
+    np.testing.assert_allclose(saved["f_rest"].numpy(), est.f_rest, rtol=1e-12)
+    for t, (score, logd, nearest, P) in saved["evaluations"].items():
         ref = full.evaluate(x, t)
         assert P == data.shape[0]
         assert torch.allclose(score, ref.score, rtol=1e-12, atol=0)

@@ -35,6 +35,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -126,11 +127,17 @@ class StageContext:
 @dataclass
 class Reconciliation:
     """What :meth:`Experiment.reconcile` returns: table ``rows`` (``ComparisonRow``), a JSON-ready
-    ``theory`` dict, and ``extra`` values the figures reuse."""
+    ``theory`` dict, and ``extra`` values the figures reuse; ``table`` is the rows' tidy table,
+    built once for the outputs and the figures."""
 
     rows: list
     theory: dict
     extra: dict = field(default_factory=dict)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The rows in the common schema (:func:`compare.table.make_table`)."""
+        return make_table(self.rows)
 
 
 @dataclass
@@ -283,8 +290,7 @@ def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: boo
     setup = experiment.setup(preset)
     sim = simulate_experiment(experiment, preset, out, resume=resume, progress=progress, log=log, setup=setup)
     rec = experiment.reconcile(preset, setup, sim.raw)
-    table = make_table(rec.rows)
-    result = ExperimentResult(experiment.name, dataclasses.asdict(preset), table, rec.theory, raw=sim.raw,
+    result = ExperimentResult(experiment.name, dataclasses.asdict(preset), rec.table, rec.theory, raw=sim.raw,
                               timings=sim.timings, cached=sim.cached)
     result.figures = experiment.figures(preset, setup, sim.raw, rec)
     if out is not None:

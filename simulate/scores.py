@@ -271,13 +271,14 @@ class EmpiricalScoreBase:
         """``Cov_w(a)`` (B, N, N) under the softmax weights at ``(x, t)``."""
         return self.evaluate(x, t, need=("covariance",)).covariance
 
-    def _check_exclude(self, exclude, B: int):
-        """``exclude``: None, or one training index per row in ``[0, P)`` (a LongTensor (B,))."""
+    def _check_exclude(self, exclude, B: int, *, global_indices: bool = True):
+        """``exclude``: None, or one training index per row (a LongTensor (B,)), in ``[0, P)`` when
+        ``global_indices`` (a shard's partials get the global indices of the whole set)."""
         if exclude is None:
             return None
         if not isinstance(exclude, torch.Tensor) or exclude.shape != (B,) or exclude.dtype != torch.long:
             raise InputError(f"exclude must be a LongTensor of shape ({B},)")
-        if B and (int(exclude.min()) < 0 or int(exclude.max()) >= self.P):
+        if global_indices and B and (int(exclude.min()) < 0 or int(exclude.max()) >= self.P):
             raise InputError(f"exclude must hold training indices in [0, {self.P}), got values in "
                              f"[{int(exclude.min())}, {int(exclude.max())}]")
         return exclude
@@ -427,9 +428,7 @@ class StreamedTrainingSet(EmpiricalScoreBase):
         """Accumulate :class:`Partials` over :meth:`stream` (what a shard contributes; ``exclude``
         holds global indices, this set the indices from ``index_offset``)."""
         x = self._query(x)
-        if exclude is not None and (not isinstance(exclude, torch.Tensor) or exclude.shape != (x.shape[0],)
-                                    or exclude.dtype != torch.long):
-            raise InputError(f"exclude must be a LongTensor of shape ({x.shape[0]},)")
+        exclude = self._check_exclude(exclude, x.shape[0], global_indices=False)
         return self._accumulate(x, t, _check_need(need), exclude, index_offset)
 
     def _accumulate(self, x, t, need: frozenset, exclude, index_offset: int) -> Partials:

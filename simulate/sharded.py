@@ -84,19 +84,22 @@ class ShardedEmpiricalScore(EmpiricalScoreBase):
         """Device of this rank's shard."""
         return self.local.device
 
-    @torch.no_grad()
-    def partials(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None, index_offset: int = 0) -> Partials:
-        """The partials of the whole training set (this rank's, merged over the group)."""
-        part = self.local.partials(x, t, need=need, exclude=exclude, index_offset=self.start + index_offset)
+    def _merged(self, part: Partials) -> Partials:
         return merge_partials(part, reduce_max=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.MAX),
                               reduce_sum=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.SUM))
 
     @torch.no_grad()
+    def partials(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None, index_offset: int = 0) -> Partials:
+        """The partials of the whole training set (this rank's, merged over the group)."""
+        return self._merged(self.local.partials(x, t, need=need, exclude=exclude,
+                                                index_offset=self.start + index_offset))
+
+    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None) -> EmpiricalEvaluation:
         """Score, log-density, nearest index and largest weight over all shards (every rank gets them)."""
-        x = self.local._query(x)
+        x = self.local._query(x)  # validated once here, not again by the local pass
         exclude = self._check_exclude(exclude, x.shape[0])
-        part = self.partials(x, t, need=_check_need(need), exclude=exclude)
+        part = self._merged(self.local._accumulate(x, t, _check_need(need), exclude, self.start))
         return part.finish(x, t, self.P)
 
     @torch.no_grad()

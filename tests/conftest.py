@@ -18,7 +18,6 @@ for _var, _sub in (("HOME", "home"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR
     os.environ[_var] = str(_SANDBOX / _sub)
 
 sys.dont_write_bytecode = True  # nothing written into the checkout (no __pycache__ from the tests)
-sys.path.insert(0, str(Path(__file__).parent))  # tests/reference and tests/root_problems.py
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

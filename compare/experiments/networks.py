@@ -132,10 +132,7 @@ class Networks(Experiment):
 
     def figures(self, preset, setup, raw, rec):
         """memorization, collapse."""
-        from ..table import make_table
-
-        table = make_table(rec.rows).rename(columns={"measured": "collapse_median", "theory": "t_C"})
-        return _figures(preset, table)
+        return _figures(preset, rec.table)
 
 
 def _figures(preset, table):
@@ -152,8 +149,8 @@ def _figures(preset, table):
     ax.legend(fontsize=8)
     fig2, ax2 = new_figure()
     for k, (who, sub) in enumerate(table.groupby("score", sort=False)):
-        ax2.errorbar(sub["P"] * (1 + 0.04 * k), sub["collapse_median"],
-                     yerr=error_bars(sub["collapse_median"], sub["ci_low"], sub["ci_high"]), fmt="o-", capsize=2,
+        ax2.errorbar(sub["P"] * (1 + 0.04 * k), sub["measured"],
+                     yerr=error_bars(sub["measured"], sub["ci_low"], sub["ci_high"]), fmt="o-", capsize=2,
                      color=colors[k % len(colors)], label=who)
     Ps = np.geomspace(table["P"].min(), table["P"].max(), 100)
     ax2.plot(Ps, collapse_time_isotropic(np.log(Ps) / preset.N).value, color=THEORY_COLOR, ls="--", label="theory $t_C$")

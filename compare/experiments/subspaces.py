@@ -129,9 +129,7 @@ class Subspaces(Experiment):
 
     def figures(self, preset, setup, raw, rec):
         """spectra, dimension, phase (see :func:`_figures`)."""
-        from ..table import make_table
-
-        return _figures(preset, {k.removeprefix("sweep-"): v for k, v in raw.items()}, make_table(rec.rows))
+        return _figures(preset, {k.removeprefix("sweep-"): v for k, v in raw.items()}, rec.table)
 
 
 def _panels(preset):

@@ -191,6 +191,60 @@ def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
                f"{time.perf_counter() - t0:.1f} s; results in {out}/ (sweep.csv, sweep.md, tasks/)")
 
 
+# -- scale -----------------------------------------------------------------------------------
+@cli.group("scale")
+def scale_group():
+    """Finite-size scaling: measure at several N (fixed alpha = ln P / N), several seeds each, and
+    extrapolate every measured time to N -> infinity (docs/scaling.md)."""
+
+
+def _scaling_presets():
+    from .presets import HmmScalingPreset, MixtureScalingPreset, SubspacesScalingPreset
+
+    return {"gaussian-mixture": MixtureScalingPreset, "hmm": HmmScalingPreset, "subspaces": SubspacesScalingPreset}
+
+
+def _register_scale(name: str, preset_cls):
+    @scale_group.command(name, help=f"Size scan of {name}: {preset_cls.__doc__.splitlines()[0]}")
+    @click.option("--large", is_flag=True, help="The documented GPU preset (needs CUDA), other options override it.")
+    @click.option("--ray", "ray_address", default=None,
+                  help="Run the units on Ray: 'local' starts a local cluster, otherwise a cluster address.")
+    @click.option("--threads", type=int, default=1, show_default=True, help="torch threads per Ray task.")
+    @_common_run_options
+    @_preset_options(preset_cls)
+    def command(large, ray_address, threads, out, no_resume, quiet, **overrides):
+        from .scaling import get_study, run_scaling, scaling_summary
+        from .table import to_markdown
+
+        require_int("threads", threads, 1)
+        study = get_study(name)
+        if large:
+            if study.large_preset is None:
+                raise InputError(f"--large: the {name} study has no GPU preset")
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError("--large needs CUDA (the GPU preset's sizes take hours on a CPU); run without it")
+            base = dataclasses.asdict(study.large_preset)
+        else:
+            base = {}
+        values = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+        preset = preset_cls(**values)
+        out = Path(out) if out else Path("regimes-out") / f"scale-{name}"
+        res = run_scaling(study, preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
+                          ray_address=ray_address, threads=threads)
+        click.echo(to_markdown(res.table))
+        click.echo(f"\n{scaling_summary(res.table)}; {res.computed} units run, {res.reused} reused; "
+                   f"{res.seconds:.1f} s; results in {out}/ (table.csv, table.md, table.tex, scaling.json, "
+                   f"{', '.join(f + '.png' for f in res.figures)})")
+
+    return command
+
+
+for _name, _cls in _scaling_presets().items():
+    _register_scale(_name, _cls)
+
+
 # -- theory ----------------------------------------------------------------------------------
 @cli.group("theory")
 def theory_group():

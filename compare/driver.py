@@ -201,11 +201,27 @@ class Experiment(ABC):
 
 
 def agreement_summary(table: pd.DataFrame) -> str:
-    """``"k/n rows agree"`` over the rows with a verdict (plus how many have none)."""
-    verdicts = table["agrees"].isin(["yes", "no"])
-    line = f"{int((table['agrees'] == 'yes').sum())}/{int(verdicts.sum())} rows agree"
-    missing = int((~verdicts).sum())
-    return line + (f" ({missing} without a measurement)" if missing else "")
+    """``"k/n rows agree (i inside the interval, j within a stated tolerance only)"`` over the rows
+    with a verdict, then the rows shown but not counted, the flagged zero-width intervals and the
+    rows without a measurement, each counted separately."""
+    agrees = table["agrees"]
+    counted = agrees.isin(["yes", "no"])
+    yes = agrees == "yes"
+    inside = int((yes & (table["in_interval"] == "yes")).sum()) if "in_interval" in table else int(yes.sum())
+    line = (f"{int(yes.sum())}/{int(counted.sum())} rows agree ({inside} inside the interval, "
+            f"{int(yes.sum()) - inside} within a stated tolerance only)")
+    parts = []
+    excluded = int((agrees == "excluded").sum())
+    if excluded:
+        parts.append(f"{excluded} shown but not counted (post-hoc or straddling)")
+    if "in_interval" in table:
+        zero = int((table["in_interval"] == "zero-width").sum())
+        if zero:
+            parts.append(f"{zero} zero-width interval{'s' if zero > 1 else ''} flagged")
+    missing = int((agrees == "n/a").sum())
+    if missing:
+        parts.append(f"{missing} without a measurement")
+    return line + ("; " + "; ".join(parts) if parts else "")
 
 
 def _device(preset):

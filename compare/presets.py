@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from theory.validation import InputError, require_in_open_interval, require_int, require_positive
 
 __all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
-           "RegularizationPreset", "SubspacesPreset", "parse_int_list", "parse_float_list"]
+           "RegularizationPreset", "SubspacesPreset", "MixtureScalingPreset", "HmmScalingPreset",
+           "SubspacesScalingPreset", "parse_int_list", "parse_float_list"]
 
 
 def _check_device_seed_conf(preset):
@@ -352,4 +353,150 @@ class NetworksPreset(_SelfValidating):
         for name in ("batch_size", "trajectories", "sampler_steps"):
             require_int(name, getattr(self, name), 1)
         _check_device_seed_conf(self)
+        return self
+
+
+# -- finite-size scaling studies (compare.scaling) ---------------------------------------------
+class _ScalingPreset(_SelfValidating):
+    """Shared fields and checks of the scaling presets: ``sizes`` (at least two distinct N),
+    ``seeds`` (at least two: the spread between seeds is the interval), ``alpha = ln P / N``."""
+
+    #: The largest training set a preset may ask for.
+    MAX_P = 10 ** 7
+    MIN_N = 8
+
+    def size_list(self) -> list[int]:
+        """The sizes, sorted, distinct, at least two, each at least ``MIN_N``."""
+        sizes = sorted(set(parse_int_list("sizes", self.sizes)))
+        if len(sizes) < 2:
+            raise InputError(f"sizes must hold at least 2 distinct N, got {self.sizes!r}")
+        for n in sizes:
+            if n < self.MIN_N:
+                raise InputError(f"sizes must be >= {self.MIN_N}, got {n}")
+        return sizes
+
+    def P_of(self, N: int) -> int:
+        """``round(e^{alpha N})``."""
+        return int(round(math.exp(self.alpha * N)))
+
+    def _validate_scaling(self):
+        sizes = self.size_list()
+        require_int("seeds", self.seeds, 2)
+        require_positive("alpha", self.alpha)
+        if self.alpha * sizes[-1] > math.log(self.MAX_P):
+            raise InputError(f"alpha * max(sizes) gives P = e^{self.alpha * sizes[-1]:.3g} > 10^7: lower alpha or the "
+                             "sizes")
+        if self.P_of(sizes[0]) < 2:
+            raise InputError(f"alpha * min(sizes) gives P < 2: raise alpha or the sizes")
+        _check_device_seed_conf(self)
+
+
+@dataclass(frozen=True)
+class MixtureScalingPreset(_ScalingPreset):
+    """Two-class mixture at alpha = 0.06, N = 64, 96, 128, 192 (P = 47 .. 1.0e5), 6 seeds:
+    collapse (lock-in, REM condensation, entropy-estimator zero) and speciation. About 6 minutes
+    on two CPU cores cold."""
+
+    sizes: str = "64,96,128,192"
+    seeds: int = 6
+    alpha: float = 0.06
+    mu: float = 1.0
+    sigma: float = 1.0
+    pairs: int = 1000
+    clone_steps: int = 80
+    trajectories: int = 300
+    steps: int = 150
+    entropy_samples: int = 800
+    dtype: str = "float32"
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
+        self._validate_scaling()
+        for name in ("pairs", "clone_steps", "trajectories", "steps", "entropy_samples"):
+            require_int(name, getattr(self, name), 10)
+        require_positive("mu", self.mu)
+        require_positive("sigma", self.sigma)
+        if self.dtype not in ("float32", "float64"):
+            raise InputError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.mu ** 2 * self.size_list()[0] <= self.sigma ** 2:
+            raise InputError("mu^2 min(sizes) must exceed sigma^2: the mixture never speciates otherwise")
+        return self
+
+
+@dataclass(frozen=True)
+class HmmScalingPreset(_ScalingPreset):
+    """Hidden-manifold data at alpha = 0.12, N = 32, 48, 64, 96 (P = 47 .. 1.0e5), 8 seeds (each
+    its own F): t_c and t_o for linear alpha_D = 0.25, relu alpha_D = 0.5 and relu alpha_D = 0.1.
+    About 6 minutes on two CPU cores cold."""
+
+    sizes: str = "32,48,64,96"
+    seeds: int = 8
+    alpha: float = 0.12
+    configs: str = "linear:0.25,relu:0.5,relu:0.1"
+    samples: int = 200
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
+        self._validate_scaling()
+        HmmPreset(N=self.size_list()[0], alpha=self.alpha, configs=self.configs)  # the configs' own checks
+        require_int("samples", self.samples, 10)
+        return self
+
+
+@dataclass(frozen=True)
+class SubspacesScalingPreset(_ScalingPreset):
+    """Sphere-normalised block spectrum with block dimensions in the fixed fractions 2 : 5 : 23
+    (rounded) and standard deviations (1, 0.3, 0.01), at alpha = 0.12, N = 30, 45, 60, 90
+    (P = 37 .. 4.9e4), 6 seeds. About 4 minutes on two CPU cores cold."""
+
+    sizes: str = "30,45,60,90"
+    seeds: int = 6
+    alpha: float = 0.12
+    fractions: str = "2,5,23"
+    std: str = "1,0.3,0.01"
+    times: int = 16
+    points: int = 60
+    tau_min: float = 3e-4
+    tau_max: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+    MIN_N = 4
+
+    def fraction_list(self) -> list[float]:
+        """The block fractions, normalised to sum to 1."""
+        f = parse_float_list("fractions", self.fractions)
+        require_positive("fractions", f)
+        return [v / sum(f) for v in f]
+
+    def dims_at(self, N: int) -> list[int]:
+        """Block dimensions at size ``N``: the fractions rounded, the last block takes the rest."""
+        f = self.fraction_list()
+        dims = [max(1, int(math.floor(v * N + 0.5))) for v in f[:-1]]
+        last = N - sum(dims)
+        if last < 1:
+            raise InputError(f"sizes: N = {N} is too small for the fractions {self.fractions!r}")
+        return dims + [last]
+
+    def validate(self):
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
+        self._validate_scaling()
+        stds = parse_float_list("std", self.std)
+        require_positive("std", stds)
+        if len(stds) != len(self.fraction_list()):
+            raise InputError(f"std and fractions must have the same number of blocks, got {self.std!r} and "
+                             f"{self.fractions!r}")
+        for n in self.size_list():
+            self.dims_at(n)
+        require_int("times", self.times, 4)
+        require_int("points", self.points, 10)
+        require_positive("tau_min", self.tau_min)
+        if not 0 < self.tau_min < self.tau_max:
+            raise InputError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
         return self

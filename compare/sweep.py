@@ -28,7 +28,7 @@ from theory.validation import InputError
 from .io import atomic_write_text, config_hash, to_json_ready
 from .registry import get_experiment
 
-__all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "SweepResult"]
+__all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "run_on_ray", "SweepResult"]
 
 
 def _field_types(experiment) -> dict:
@@ -169,7 +169,8 @@ def run_sweep(experiment_name: str, grid: dict[str, list], out, *, base: dict | 
             finish(i, run_task(experiment_name, {**base, **tasks[i]}, threads))
             bar.update()
     else:
-        _run_on_ray(experiment_name, {i: {**base, **tasks[i]} for i in todo}, ray_address, threads, finish, bar)
+        run_on_ray(run_task, {i: (experiment_name, {**base, **tasks[i]}, threads) for i in todo}, ray_address, threads,
+                   finish, bar)
     bar.close()
     table = _aggregate(tasks, results, list(grid))
     atomic_write_text(out / "sweep.csv", table.to_csv(index=False))
@@ -177,7 +178,10 @@ def run_sweep(experiment_name: str, grid: dict[str, list], out, *, base: dict | 
     return SweepResult(table, len(todo), reused, paths)
 
 
-def _run_on_ray(experiment_name, jobs: dict[int, dict], address, threads, finish, bar):
+def run_on_ray(function, jobs: dict, address, threads: int, finish, bar):
+    """Run ``function(*args)`` for every ``key -> args`` of ``jobs`` as Ray tasks of ``threads``
+    CPUs; ``finish(key, result)`` is called as soon as each arrives (so it is written at once).
+    ``address``: ``"local"`` starts a local Ray, anything else is passed to ``ray.init``."""
     try:
         import ray
     except ImportError:
@@ -189,8 +193,8 @@ def _run_on_ray(experiment_name, jobs: dict[int, dict], address, threads, finish
         else:
             ray.init(address=address, log_to_driver=False)
     try:
-        remote = ray.remote(num_cpus=threads)(run_task)
-        pending = {remote.remote(experiment_name, overrides, threads): i for i, overrides in jobs.items()}
+        remote = ray.remote(num_cpus=threads)(function)
+        pending = {remote.remote(*args): key for key, args in jobs.items()}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -14,6 +14,8 @@ All converters are exact, vectorised over numpy arrays and accept an mpmath prec
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,7 +67,7 @@ def alpha(N, P):
     Like every function of the project, dimension first: ``alpha(N, P)``."""
     N = require_int("N", N, 1)
     P = require_int("P", P, 2)
-    return float(np.log(P) / N)
+    return math.log(P) / N  # math.log: exact for Python integers beyond float range (P = e^{alpha N})
 
 
 def signal_to_noise(t):

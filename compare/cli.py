@@ -13,6 +13,7 @@ with its traceback.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -49,12 +50,17 @@ def _preset_options(preset_cls):
     return decorate
 
 
-def _common_run_options(func):
+def _common_run_options(func, out_default: str = "regimes-out/EXPERIMENT"):
     func = click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-                        help="Output directory [default: regimes-out/EXPERIMENT].")(func)
+                        help=f"Output directory [default: {out_default}].")(func)
     func = click.option("--no-resume", is_flag=True, help="Recompute cached raw results.")(func)
     func = click.option("--quiet", is_flag=True, help="No progress messages.")(func)
     return func
+
+
+def _first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line (a command's help)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def _build_preset(experiment, overrides: dict):
@@ -205,12 +211,13 @@ def _scaling_presets():
 
 
 def _register_scale(name: str, preset_cls):
-    @scale_group.command(name, help=f"Size scan of {name}: {preset_cls.__doc__.splitlines()[0]}")
+    @scale_group.command(name, help=f"Size scan of {name}. {_first_paragraph(preset_cls.__doc__)}",
+                         short_help=f"Size scan of {name}.")
     @click.option("--large", is_flag=True, help="The documented GPU preset (needs CUDA), other options override it.")
     @click.option("--ray", "ray_address", default=None,
                   help="Run the units on Ray: 'local' starts a local cluster, otherwise a cluster address.")
     @click.option("--threads", type=int, default=1, show_default=True, help="torch threads per Ray task.")
-    @_common_run_options
+    @functools.partial(_common_run_options, out_default=f"regimes-out/scale-{name}")
     @_preset_options(preset_cls)
     def command(large, ray_address, threads, out, no_resume, quiet, **overrides):
         from .scaling import get_study, run_scaling, scaling_summary

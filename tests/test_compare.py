@@ -15,7 +15,8 @@ SMALL = dict(N=32, P=400, pairs=300, clone_steps=60, trajectories=100, steps=80,
 def assert_common_schema(table: pd.DataFrame) -> None:
     """The one table schema: the common columns first, context columns, ``note`` last."""
     assert list(table.columns[:len(COLUMNS) - 1]) == COLUMNS[:-1] and table.columns[-1] == "note"
-    assert set(table["agrees"]) <= {"yes", "no", "n/a"} and len(table) > 0
+    assert set(table["agrees"]) <= {"yes", "no", "n/a", "excluded"} and len(table) > 0
+    assert set(table["in_interval"]) <= {"yes", "no", "zero-width", "n/a"}
 
 
 def test_table_agreement_rule():

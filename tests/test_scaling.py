@@ -51,6 +51,9 @@ def test_two_size_scan_of_the_mixture(tmp_path):
     # the extrapolated row is the intercept of the chosen fit of the per-size means
     ex = res.extrapolations["lock_in"]
     assert limit[limit["quantity"].str.contains("lock-in")]["measured"].iloc[0] == pytest.approx(ex.intercept)
+    # the collapse trajectories stop at the study's end time, not the one-N experiment's 0.05
+    (collapse,) = (tmp_path / "units" / "N24-seed0" / "raw").glob("collapse-*.npz")
+    assert np.load(collapse)["times"][-1] == pytest.approx(study.COLLAPSE_END)
 
 
 def test_each_seed_draws_its_own_disorder():
@@ -123,6 +126,8 @@ def test_presets_validate_and_the_gpu_preset_reaches_a_million_points():
             cls(seeds=1)
         with pytest.raises(InputError, match="alpha"):
             cls(alpha=5.0)
+    with pytest.raises(InputError, match="alpha_D N must be an integer"):  # alpha_D would zigzag with N
+        HmmScalingPreset(sizes="32,48")
     with pytest.raises(InputError, match="scaling study"):
         get_study("digits")
     assert set(SCALING_STUDIES) == {"gaussian-mixture", "hmm", "subspaces"}

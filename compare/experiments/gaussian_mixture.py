@@ -101,7 +101,10 @@ class GaussianMixture(Experiment):
         start = ctx.setup["theory"].speciation_time()
         gen = ctx.torch_generator()
         x, _ = noised(data, start, ctx.preset.trajectories, generator=gen)
-        res = collapse_experiment(EmpiricalScore(data), x, time_grid(start, 0.05, ctx.preset.steps), generator=gen,
+        # t_end: a stage parameter (default 0.05); the size scan ends at 0.25 to spend its steps
+        # around t_C, where the Euler-Maruyama step biases the measured times (docs/scaling.md)
+        t_end = float(ctx.stage.params.get("t_end", 0.05))
+        res = collapse_experiment(EmpiricalScore(data), x, time_grid(start, t_end, ctx.preset.steps), generator=gen,
                                   disable=ctx.disable)
         return {"times": res.times, "nearest_index": res.nearest_index, "max_weight": res.max_weight,
                 "final_distance2": res.final_distance2}

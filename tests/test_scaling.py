@@ -117,6 +117,11 @@ def test_subspace_dimensions_keep_their_fractions():
 def test_presets_validate_and_the_gpu_preset_reaches_a_million_points():
     large = get_study("gaussian-mixture").large_preset
     assert large.P_of(large.size_list()[-1]) > 9e5 and large.device == "cuda"
+    for name in ("hmm", "subspaces"):  # every study has a GPU preset beyond the CPU's reach
+        study = get_study(name)
+        big, small = study.large_preset, study.preset_type()
+        assert big.device == "cuda" and max(big.size_list()) > max(small.size_list())
+        assert big.P_of(max(big.size_list())) > 10 * small.P_of(max(small.size_list()))
     for cls in (MixtureScalingPreset, HmmScalingPreset, SubspacesScalingPreset):
         p = cls()
         assert max(p.size_list()) / min(p.size_list()) >= 3  # the sizes span a factor 3 in N

@@ -131,6 +131,8 @@ class HmmScaling(ScalingStudy):
     experiment = "hmm"
     preset_type = HmmScalingPreset
     version = 1
+    #: The GPU preset: N = 60 .. 180 at alpha = 0.085 (P = 164 .. 4.4e6), 12 seeds.
+    large_preset = HmmScalingPreset(sizes="60,80,120,180", alpha=0.085, seeds=12, device="cuda")
 
     def unit_preset(self, preset, N, seed):
         """The hmm preset at ``N`` (the same ``alpha`` and configurations)."""
@@ -191,6 +193,10 @@ class SubspacesScaling(ScalingStudy):
     experiment = "subspaces"
     preset_type = SubspacesScalingPreset
     version = 1
+    #: The GPU preset: N = 60 .. 180 at the same fractions, alpha = 0.08 (P = 122 .. 1.8e6), 8 seeds,
+    #: 32 noise levels: does block 1's loss settle on the collapse or on the per-block rule?
+    large_preset = SubspacesScalingPreset(sizes="60,90,120,180", alpha=0.08, seeds=8, times=32, points=100,
+                                          device="cuda")
 
     def unit_preset(self, preset, N, seed):
         """The subspaces preset at ``N``: one configuration (rounded fractions), one P, sphere-normalised."""

@@ -52,9 +52,11 @@ def test_the_interpolant_is_checked_and_inverts_exactly():
     inv = ChebyshevInverse(lam, -3.0, 12.0)
     assert inv.piece_error.max() <= 1e-13 and inv.pieces >= 1
     u_true = np.linspace(-2.9, 11.9, 50)
-    u, resid, bound, iters = inv.invert(inv.G(u_true))
+    u, resid, bound, slope, iters = inv.invert(inv.G(u_true))
     np.testing.assert_allclose(u, u_true, rtol=0, atol=1e-11)
     assert np.all(np.abs(resid) < 1e-14) and iters <= 10
+    h = 1e-6  # dG/du against a central difference of the exact G
+    np.testing.assert_allclose(slope, (inv.G(u_true + h) - inv.G(u_true - h)) / (2 * h), rtol=1e-7)
 
 
 def test_mpmath_newton_from_the_float64_root():
@@ -73,3 +75,14 @@ def test_mpmath_newton_from_the_float64_root():
     wide = g.collapse_time(np.r_[np.full(5, 1e-300), np.ones(5)], 0.2, dps=30)
     same = g.collapse_time(np.r_[np.zeros(5), np.ones(5)], 0.2).value  # 1e-300 counts for nothing here
     assert wide.converged and abs(float(wide.value) - same) < 1e-12 * same
+
+
+def test_grid_edges_converge_or_say_so():
+    lam = np.linspace(0.1, 2.0, 100)
+    tiny = np.geomspace(1e-300, 1e-250, 40)  # roots near u = 690: ln F spans hundreds
+    res = g.collapse_time(lam, tiny)
+    assert np.all(res.converged)
+    np.testing.assert_allclose(res.value[:5], g.collapse_time(lam, tiny[:5]).value, rtol=1e-12)
+    # tau below e^-700 is outside the solver's range: reported, not hidden
+    huge = g.collapse_time(lam, np.linspace(100.0, 1000.0, 40))
+    assert not np.any(huge.converged)

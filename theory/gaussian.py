@@ -182,7 +182,9 @@ def _log_tau_bracket(lam_max: float, n: int, alpha: np.ndarray):
     """
 
     def log_expm1(x):
-        return np.where(x > 30, x + np.log1p(-np.exp(-np.minimum(x, 700.0))), np.log(np.expm1(np.minimum(x, 30.0))))
+        with np.errstate(divide="ignore"):  # np.where evaluates both branches; the unused one may be -inf
+            return np.where(x > 30, x + np.log1p(-np.exp(-np.minimum(x, 700.0))),
+                            np.log(np.expm1(np.minimum(x, 30.0))))
 
     upper = np.log(lam_max) - log_expm1(2.0 * alpha)
     lower = np.log(lam_max) - log_expm1(2.0 * n * alpha)

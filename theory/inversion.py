@@ -11,8 +11,8 @@ on the polynomial. ``G`` rather than ``F``: ``F`` spans many decades over the gr
 an absolute interpolation error into a relative one, uniform in ``alpha``.
 
 The error is checked, not assumed: each piece's largest deviation at its check points is kept, and
-a result counts as converged when that bound plus the polynomial residual is below ``1e-12``
-(relative in ``F``).
+a result counts as converged when that bound plus the polynomial residual, carried through
+``dG/du`` to ``t``, is below ``1e-12`` relative in ``t_C``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["compress_spectrum", "softplus_sum", "ChebyshevInverse", "u_range"]
 NODES = 24
 #: Largest deviation of ``ln F`` at the check points for a piece to be accepted.
 PIECE_TOL = 1e-14
-#: Relative residual in ``F`` below which an inverted point counts as converged.
+#: Relative error bound in ``t_C`` below which an inverted point counts as converged.
 RESULT_TOL = 1e-12
 # check points inside [-1, 1], between the nodes (none coincides with a node)
 _CHECK = np.array([-0.987, -0.83, -0.51, -0.13, 0.21, 0.57, 0.88, 0.995])
@@ -176,13 +176,14 @@ class ChebyshevInverse:
         """Number of polynomial pieces."""
         return self.coef.shape[0]
 
-    def invert(self, target_G: np.ndarray, maxiter: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def invert(self, target_G: np.ndarray, maxiter: int = 30):
         """``u`` with ``G(u) = target_G`` (each inside ``[G(u_hi), G(u_lo)]``): returns ``u``, the
-        polynomial residual, the piece's verified error and the most iterations any point used."""
+        polynomial residual, the piece's verified error, ``dG/du`` at ``u`` and the most iterations
+        any point used."""
         y = np.asarray(target_G, dtype=float).ravel()
         # G decreases: search the reversed edge values
         j = np.clip(self.pieces - np.searchsorted(self.G_edges[::-1], y, side="left"), 0, self.pieces - 1)
-        u, residual = np.empty_like(y), np.empty_like(y)
+        u, residual, slope = np.empty_like(y), np.empty_like(y), np.empty_like(y)
         most = 0
         order = np.argsort(j, kind="stable")
         starts = np.searchsorted(j[order], np.arange(self.pieces + 1))
@@ -194,17 +195,22 @@ class ChebyshevInverse:
                 a, b = self.edges[p], self.edges[p + 1]
                 u[idx] = (a + b) / 2 + (b - a) / 2 * x
                 residual[idx] = r
+                slope[idx] = _clenshaw1(self.dcoef[p], x) * 2.0 / (b - a)
                 most = max(most, it)
-        return u, residual, self.piece_error[j], most
+        return u, residual, self.piece_error[j], slope, most
 
     def collapse_result(self, alpha: np.ndarray, shape) -> SolverResult:
         """``t_C`` for every ``alpha`` (inside the covered range) as a :class:`SolverResult`."""
         a = np.asarray(alpha, dtype=float).ravel()
-        u, resid_G, bound, iters = self.invert(np.log(a))
+        u, resid_G, bound, slope, iters = self.invert(np.log(a))
         t_c = 0.5 * np.log1p(np.exp(u))
         # f(t_C) = alpha - F(u) = alpha (1 - e^{G - ln alpha}) ~ -alpha * residual in G
         residual = -a * np.expm1(resid_G)
-        ok = np.abs(resid_G) + bound <= RESULT_TOL
+        # error bound in t: dG -> du = dG / |G'| -> dt = sigmoid(u) du / 2, relative to t
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            du = (np.abs(resid_G) + bound) / np.abs(slope)
+            dt_rel = 0.5 * du / (1.0 + np.exp(-u)) / t_c
+        ok = np.isfinite(t_c) & (t_c > 0) & (dt_rel <= RESULT_TOL)
         return SolverResult(t_c.reshape(shape), ok.reshape(shape),
                             np.where(ok, CONVERGED, RESIDUAL_TOO_LARGE).reshape(shape),
                             np.full(shape, iters), np.full(shape, self.evaluations), residual.reshape(shape),

@@ -255,6 +255,12 @@ def _per_size(units: dict, key: str, sizes, seeds: int):
     return value, theory
 
 
+def _series(q, value: dict, theory: dict, sizes) -> dict:
+    """Per size the seeds' values of what is extrapolated: ``measured - theory(N)`` in difference
+    mode, the measured value otherwise."""
+    return {N: (value[N] - theory[N]) if q.mode == "difference" else value[N] for N in sizes}
+
+
 def _mean_finite(v) -> float:
     v = np.asarray(v, dtype=float)
     return float(v.mean()) if np.all(np.isfinite(v)) else float("nan")
@@ -267,8 +273,9 @@ def reconcile_scaling(study: ScalingStudy, preset, units: dict, *, n_resamples: 
     for q in study.quantities(preset):
         value, theory = _per_size(units, q.key, sizes, seeds)
         diff = q.mode == "difference"
+        ys = _series(q, value, theory, sizes)
         for N in sizes:
-            y = value[N] - theory[N] if diff else value[N]
+            y = ys[N]
             mean, lo, hi = per_size_summary(y, conf)
             th = 0.0 if diff else _mean_finite(theory[N])
             finite = np.isfinite(y)
@@ -281,7 +288,6 @@ def reconcile_scaling(study: ScalingStudy, preset, units: dict, *, n_resamples: 
                                                               "seeds": int(finite.sum()), "fit": ""}))
         if q.mode == "per-size":
             continue
-        ys = {N: (value[N] - theory[N]) if diff else value[N] for N in sizes}
         bad = [N for N in sizes if not np.all(np.isfinite(ys[N]))]
         if bad:
             rows.append(ComparisonRow(q.label, q.symbol, q.limit, float("nan"), float("nan"), float("nan"), conf,
@@ -312,6 +318,9 @@ def scaling_summary(table: pd.DataFrame) -> str:
     sized = table[(table["N"] != "inf") & table["agrees"].isin(["yes", "no"])]
     counted = limit["agrees"].isin(["yes", "no"])
     line = f"N -> inf: {int((limit['agrees'] == 'yes').sum())}/{int(counted.sum())} extrapolations agree"
+    untrusted = int(limit["note"].str.contains("NOT TO BE TRUSTED", regex=False).sum())
+    if untrusted:
+        line += f" ({untrusted} from fits that every ansatz fails: not to be trusted)"
     line += f"; per size (finite-N theory): {int((sized['agrees'] == 'yes').sum())}/{len(sized)} rows agree"
     missing = int((limit["agrees"] == "n/a").sum())
     return line + (f"; {missing} not extrapolated" if missing else "")
@@ -330,7 +339,7 @@ def scaling_figures(study: ScalingStudy, preset, units: dict, extrapolations: di
         diff = q.mode == "difference"
         fig, ax = new_figure()
         x = 1.0 / np.array(sizes, dtype=float)
-        ys = {N: (value[N] - theory[N]) if diff else value[N] for N in sizes}
+        ys = _series(q, value, theory, sizes)
         for N in sizes:
             ax.plot(np.full(seeds, 1.0 / N), ys[N], ".", color=MEASURED_COLOR, alpha=0.35, ms=4)
         summ = np.array([per_size_summary(ys[N], conf) for N in sizes])

@@ -173,3 +173,16 @@ def test_ray_and_in_process_units_agree(tmp_path):
     for key, values in local.units.items():
         for name, pair in values.items():
             assert on_ray.units[key][name] == pytest.approx(pair, rel=1e-5, nan_ok=True), (key, name)
+
+
+def test_summary_counts_untrusted_extrapolations_apart():
+    from compare.table import ComparisonRow, make_table
+
+    def row(measured, note, N="inf"):
+        return ComparisonRow("q", "t", 1.0, measured, measured - 0.1, measured + 0.1, 0.95, note=note,
+                             extra={"N": N, "P": "", "seeds": 4, "fit": "1/N"})
+
+    table = make_table([row(1.0, "fits"), row(1.05, "every ansatz is rejected; NOT TO BE TRUSTED"),
+                        row(2.0, "fits"), row(1.0, "per size", N="32")])
+    assert scaling_summary(table) == ("N -> inf: 2/3 extrapolations agree (1 from fits that every ansatz fails: "
+                                      "not to be trusted); per size (finite-N theory): 1/1 rows agree")

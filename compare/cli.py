@@ -258,25 +258,91 @@ def theory_group():
     """Closed-form and numerical predictions."""
 
 
+_RANGE_HELP = " A value, a list a,b,c, or a range START:STOP:COUNT (add :log for geometric spacing)."
+
+
 @theory_group.command("gaussian-mixture")
-@click.option("--N", "N", type=int, required=True, help="Dimension.")
-@click.option("--P", "P", type=int, required=True, help="Number of training points.")
-@click.option("--mu", type=float, default=1.0, show_default=True, help="Mean scale, |m|^2 = mu^2 N.")
-@click.option("--sigma", type=float, default=1.0, show_default=True, help="Within-class standard deviation.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def theory_mixture(N, P, mu, sigma, as_json):
-    """Speciation and collapse times of the two-class Gaussian mixture."""
-    summary = TwoClassMixture(N, P, mu, sigma).summary()
+@click.option("--N", "N", required=True, help="Dimension." + _RANGE_HELP)
+@click.option("--P", "P", required=True, help="Number of training points." + _RANGE_HELP)
+@click.option("--mu", default="1.0", show_default=True, help="Mean scale, |m|^2 = mu^2 N." + _RANGE_HELP)
+@click.option("--sigma", default="1.0", show_default=True, help="Within-class standard deviation." + _RANGE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one point) or records (a grid).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+              help="Table format for a grid [default: md].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw the times against the one parameter that varies (PNG or PDF by the suffix).")
+def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
+    """Speciation and collapse times of the two-class Gaussian mixture, at a point or over ranges."""
+    from .ranges import evaluate_grid, parse_range
+
+    grid = {"N": parse_range("N", N, integer=True), "P": parse_range("P", P, integer=True),
+            "mu": parse_range("mu", mu), "sigma": parse_range("sigma", sigma)}
+    if all(len(v) == 1 for v in grid.values()) and fmt is None and plot_path is None:
+        _theory_mixture_point(*(v[0] for v in grid.values()), as_json)
+        return
+
+    varying = [k for k, v in grid.items() if len(v) > 1]
+    if plot_path is not None and len(varying) != 1:
+        raise InputError(f"--plot draws the times against one varying parameter; {len(varying)} vary "
+                         f"({', '.join(varying) or 'none'})")
+
+    def point(N, P, mu, sigma):
+        s = TwoClassMixture(int(N), int(P), float(mu), float(sigma)).summary()
+        keys = ["alpha", "Lambda", "t_S", "t_S_bimodality", "t_S_curvature", "t_C", "t_C_finite_N"]
+        return {**{k: s[k] for k in keys}, **{f"sigma_EDM({k})": s["sigma_EDM"][k] for k in ("t_S", "t_C")}}
+
+    table = evaluate_grid(grid, point)
+    fmt = "json" if as_json else (fmt or "md")
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(table.to_json(orient="records", double_precision=15))
+    else:
+        click.echo(table.to_markdown(index=False, floatfmt=".10g"))
+    if plot_path is not None:
+        _plot_mixture_grid(table, varying[0], plot_path)
+        click.echo(f"plot: {plot_path}")
+
+
+def _theory_mixture_point(N, P, mu, sigma, as_json):
+    summary = TwoClassMixture(int(N), int(P), float(mu), float(sigma)).summary()
     if as_json:
         click.echo(_json(summary))
         return
-    click.echo(f"two-class Gaussian mixture: N = {N}, P = {P}, mu = {mu}, sigma = {sigma}")
+    click.echo(f"two-class Gaussian mixture: N = {N}, P = {P}, mu = {mu:g}, sigma = {sigma:g}")
     click.echo(f"alpha = ln P / N = {summary['alpha']:.10g}   Lambda = {summary['Lambda']:.10g}")
     click.echo(f"{'quantity':<16}{'t (OU)':>16}{'sigma_EDM':>16}{'DDPM step':>12}")
     for key in ["t_S", "t_S_bimodality", "t_S_curvature", "t_C", "t_C_finite_N"]:
         step = summary["ddpm_step"][key]
         step_s = f"{step:.1f}" if math.isfinite(step) else "-"
         click.echo(f"{key:<16}{summary[key]:>16.10g}{summary['sigma_EDM'][key]:>16.8g}{step_s:>12}")
+
+
+def _plot_mixture_grid(table, name: str, path) -> None:
+    """t_S, t_C and t_C^N against ``name``; sigma_EDM on a twin axis."""
+    import numpy as np
+
+    from theory.conventions import sigma_edm_to_t, t_to_sigma_edm
+
+    from .plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+
+    x = table[name].astype(float).to_numpy()
+    fig, ax = new_figure()
+    for key, label, color, style in (("t_S", "$t_S = \\ln(\\Lambda)/2$", THEORY_COLOR, "-"),
+                                     ("t_C", "$t_C$ (leading order)", MEASURED_COLOR, "-"),
+                                     ("t_C_finite_N", "$t_C^N$ (finite N)", ALT_COLOR, "--")):
+        ax.plot(x, table[key].astype(float), style, color=color, label=label)
+    if x.min() > 0 and x.max() / x.min() > 30:
+        ax.set_xscale("log")
+    ax.set_xlabel(name)
+    ax.set_ylabel("t (OU time)")
+    fixed = ", ".join(f"{k} = {table[k].iloc[0]}" for k in ("N", "P", "mu", "sigma") if k != name)
+    ax.set_title(f"two-class Gaussian mixture: times against {name} ({fixed})", fontsize=9)
+    sec = ax.secondary_yaxis("right", functions=(lambda t: t_to_sigma_edm(np.clip(t, 1e-12, 300)),
+                                                 lambda s: sigma_edm_to_t(np.clip(s, 1e-12, 1e120))))
+    sec.set_ylabel("$\\sigma_{EDM}$")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
 
 
 def _csv(kind, name):

@@ -33,7 +33,7 @@ def test_theory_text_output(capsys):
     (["theory", "gaussian-mixture", "--N", "10", "--P", "1"], "P must be an integer >= 2"),
     (["theory", "gaussian-mixture", "--N", "10", "--P", "100", "--sigma", "-1"], "sigma must be > 0"),
     (["theory", "gaussian-mixture", "--N", "10", "--P", "100", "--sigma", "nan"], "sigma must be finite"),
-    (["theory", "gaussian-mixture", "--N", "ten", "--P", "100"], "--N"),
+    (["theory", "gaussian-mixture", "--N", "ten", "--P", "100"], "N must be a number, a list a,b,c or a range"),
     (["compare", "gaussian-mixture", "--trajectories", "0"], "trajectories must be an integer >= 10"),
     (["compare", "--dtype", "float16"], "dtype"),
     (["compare", "nonexistent"], "No such command"),

@@ -1,0 +1,88 @@
+"""Parameter ranges for ``regimes theory``: ``0.01:1:200`` (200 values, linear), ``1e3:1e7:50:log``
+(50 values, geometric), ``1,2,5`` (a list) or one value; and the theory evaluated over the grid
+they span, as a tidy table, with a bad value reported with its position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from theory.validation import InputError
+
+__all__ = ["parse_range", "evaluate_grid", "MAX_GRID"]
+
+#: Largest number of grid points one call evaluates.
+MAX_GRID = 100_000
+
+
+def parse_range(name: str, text, *, integer: bool = False) -> np.ndarray:
+    """The values ``text`` names, as a float (or integer) array.
+
+    ``"a:b:n"``: ``n`` values from ``a`` to ``b`` inclusive, evenly spaced; ``"a:b:n:log"``: evenly
+    spaced in ``ln`` (``a, b > 0``); ``"v1,v2,..."``: those values; ``"v"``: one value. Integer
+    parameters (``--N``, ``--P``) round a range's values and drop repeats; a listed value must
+    already be an integer.
+    """
+    s = str(text).strip()
+    if ":" in s:
+        parts = s.split(":")
+        if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "lin")):
+            raise InputError(f"{name} must be START:STOP:COUNT or START:STOP:COUNT:log, got {s!r}")
+        try:
+            a, b = float(parts[0]), float(parts[1])
+            n = int(parts[2])
+        except ValueError:
+            raise InputError(f"{name} must be START:STOP:COUNT[:log] with numbers, got {s!r}") from None
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise InputError(f"{name} range ends must be finite, got {s!r}")
+        if not 1 <= n <= MAX_GRID:
+            raise InputError(f"{name} COUNT must be between 1 and {MAX_GRID}, got {n}")
+        if len(parts) == 4 and parts[3] == "log":
+            if a <= 0 or b <= 0:
+                raise InputError(f"{name} log range needs START > 0 and STOP > 0, got {s!r}")
+            values = np.geomspace(a, b, n)
+        else:
+            values = np.linspace(a, b, n)
+        if integer:
+            values = np.unique(np.round(values)).astype(float)
+    else:
+        try:
+            values = np.array([float(v) for v in s.split(",") if v.strip()])
+        except ValueError:
+            raise InputError(f"{name} must be a number, a list a,b,c or a range START:STOP:COUNT[:log], "
+                             f"got {s!r}") from None
+        if values.size == 0:
+            raise InputError(f"{name} must not be empty")
+        if integer:
+            for k, v in enumerate(values):
+                if not (math.isfinite(v) and v == round(v)):
+                    raise InputError(f"{name} must be integers, got {v!r} (value {k + 1} of {values.size})")
+    if integer:
+        return np.array([int(v) for v in values], dtype=object)  # exact Python ints (P may exceed 2^63)
+    return values
+
+
+def evaluate_grid(params: dict, point: Callable[..., dict]) -> pd.DataFrame:
+    """``point(**values)`` over the Cartesian product of ``params`` (name -> values), one row each.
+
+    A bad value anywhere raises one :class:`InputError` naming the value and its position.
+    """
+    names = list(params)
+    total = math.prod(len(v) for v in params.values())
+    if total > MAX_GRID:
+        raise InputError(f"the grid has {total} points; at most {MAX_GRID}")
+    rows = []
+    for k, combo in enumerate(itertools.product(*params.values())):
+        values = dict(zip(names, combo))
+        try:
+            out = point(**values)
+        except InputError as exc:
+            where = ", ".join(f"{n} = {v}" for n, v in values.items() if len(params[n]) > 1) or "the point"
+            raise InputError(f"at {where} (grid point {k + 1} of {total}): {exc}") from None
+        rows.append({**values, **out})
+    return pd.DataFrame(rows)

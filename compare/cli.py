@@ -281,10 +281,7 @@ def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
         _theory_mixture_point(*(v[0] for v in grid.values()), as_json)
         return
 
-    varying = [k for k, v in grid.items() if len(v) > 1]
-    if plot_path is not None and len(varying) != 1:
-        raise InputError(f"--plot draws the times against one varying parameter; {len(varying)} vary "
-                         f"({', '.join(varying) or 'none'})")
+    varying = _varying(grid, plot_path, 1)
 
     def point(N, P, mu, sigma):
         s = TwoClassMixture(int(N), int(P), float(mu), float(sigma)).summary()
@@ -292,16 +289,29 @@ def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
         return {**{k: s[k] for k in keys}, **{f"sigma_EDM({k})": s["sigma_EDM"][k] for k in ("t_S", "t_C")}}
 
     table = evaluate_grid(grid, point)
-    fmt = "json" if as_json else (fmt or "md")
+    _echo_grid_table(table, "json" if as_json else fmt)
+    if plot_path is not None:
+        _plot_mixture_grid(table, varying[0], plot_path)
+        click.echo(f"plot: {plot_path}")
+
+
+def _echo_grid_table(table, fmt) -> None:
+    """A grid's table as markdown (default), CSV or JSON records."""
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "json":
         click.echo(table.to_json(orient="records", double_precision=15))
     else:
         click.echo(table.to_markdown(index=False, floatfmt=".10g"))
-    if plot_path is not None:
-        _plot_mixture_grid(table, varying[0], plot_path)
-        click.echo(f"plot: {plot_path}")
+
+
+def _varying(grid: dict, plot_path, most: int) -> list[str]:
+    """The parameters with more than one value; --plot needs between 1 and ``most`` of them."""
+    varying = [k for k, v in grid.items() if len(v) > 1]
+    if plot_path is not None and not 1 <= len(varying) <= most:
+        raise InputError(f"--plot draws against {'one or two varying parameters' if most == 2 else 'one varying parameter'}"
+                         f"; {len(varying)} vary ({', '.join(varying) or 'none'})")
+    return varying
 
 
 def _theory_mixture_point(N, P, mu, sigma, as_json):
@@ -440,8 +450,8 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
 
 
 @theory_group.command("hmm")
-@click.option("--alpha", type=float, required=True, help="alpha = ln P / N.")
-@click.option("--alpha-D", "alpha_D", type=float, required=True, help="Latent dimension ratio D / N.")
+@click.option("--alpha", required=True, help="alpha = ln P / N." + _RANGE_HELP)
+@click.option("--alpha-D", "alpha_D", required=True, help="Latent dimension ratio D / N." + _RANGE_HELP)
 @click.option("--phi", default="linear", show_default=True,
               type=click.Choice(["linear", "tanh", "relu", "sign"]), help="Nonlinearity (standardised).")
 @click.option("--spectrum", default="mp", show_default=True, type=click.Choice(["mp", "orthogonal", "isotropic"]),
@@ -449,14 +459,50 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
 @click.option("--basin-at", "basin_at", type=float, multiple=True, help="Also print r*(t) at these OU times.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk cache of nonlinear solves.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys t_c, t_o, t_g, ...).")
-def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json):
-    """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g."""
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+              help="Table format for a grid [default: md].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="One varying parameter: t_c, t_o, t_g against it; two: the phase diagram of t_c and t_o.")
+@click.option("--quiet", is_flag=True, help="No progress bar over a grid.")
+def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, plot_path, quiet):
+    """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g, at a
+    point or over ranges of alpha and alpha_D (nonlinear phi: about a second per point, cached)."""
     from theory.conventions import t_to_sigma_edm
     from theory.hmm_phase import hidden_manifold
 
+    from .ranges import evaluate_grid, parse_range
     from .theory_cache import cached_basin, cached_regime_times
 
     cache = False if no_cache else None
+    grid = {"alpha": parse_range("alpha", alpha), "alpha_D": parse_range("alpha_D", alpha_D)}
+    if len(grid["alpha"]) > 1 or len(grid["alpha_D"]) > 1 or fmt is not None or plot_path is not None:
+        if basin_at:
+            raise InputError("--basin-at is for one (alpha, alpha_D) point, not a grid")
+        varying = _varying(grid, plot_path, 2)
+        models = {}
+        from tqdm.auto import tqdm
+
+        # tqdm's convention: None shows the bar on a terminal only
+        bar = tqdm(total=len(grid["alpha"]) * len(grid["alpha_D"]), disable=True if quiet else None,
+                   desc=f"hmm {phi}", file=sys.stderr)
+
+        def point(alpha, alpha_D):
+            if alpha_D not in models:
+                models[alpha_D] = hidden_manifold(alpha_D, phi, spectrum)
+            out = cached_regime_times(alpha, alpha_D, phi, spectrum=spectrum, model=models[alpha_D], cache_dir=cache)
+            bar.update()
+            return {k: float(out[k]) for k in ("t_c", "t_o", "t_g")}
+
+        try:
+            table = evaluate_grid(grid, point)
+        finally:
+            bar.close()
+        _echo_grid_table(table, "json" if as_json else fmt)
+        if plot_path is not None:
+            _plot_hmm_grid(table, varying, phi, plot_path)
+            click.echo(f"plot: {plot_path}")
+        return
+    alpha, alpha_D = float(grid["alpha"][0]), float(grid["alpha_D"][0])
     model = hidden_manifold(alpha_D, phi, spectrum)
     out = dict(cached_regime_times(alpha, alpha_D, phi, spectrum=spectrum, model=model, cache_dir=cache))
     for key in ("t_c", "t_o", "t_g"):
@@ -474,6 +520,51 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json):
         click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
     for row in out.get("basin", []):
         click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
+
+
+def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:
+    """One varying parameter: t_o, t_c, t_g against it; two: t_c and t_o over the plane."""
+    import numpy as np
+
+    from .plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+
+    labels = {"alpha": "$\\alpha = \\ln P / N$", "alpha_D": "$\\alpha_D = D / N$"}
+    if len(varying) == 1:
+        name = varying[0]
+        fig, ax = new_figure()
+        x = table[name].to_numpy(float)
+        for key, label, color in (("t_o", "$t_o$ (onset of traps)", THEORY_COLOR),
+                                  ("t_c", "$t_c$ (collapse)", MEASURED_COLOR),
+                                  ("t_g", "$t_g$ (generalisation, reconstructed)", ALT_COLOR)):
+            ax.plot(x, table[key].to_numpy(float), "-", color=color, label=label)
+        other = "alpha_D" if name == "alpha" else "alpha"
+        ax.set_xlabel(labels[name])
+        ax.set_ylabel("t (OU time)")
+        ax.set_title(f"hidden-manifold model, $\\phi$ = {phi}, {other} = {table[other].iloc[0]:g}", fontsize=9)
+        ax.legend(fontsize=8)
+    else:
+        fig, axes = _two_panels()
+        a_vals, d_vals = np.unique(table["alpha"]), np.unique(table["alpha_D"])
+        for ax, key, label in zip(axes, ("t_c", "t_o"), ("$t_c$ (collapse)", "$t_o$ (onset of traps)")):
+            z = table.pivot(index="alpha_D", columns="alpha", values=key).loc[d_vals, a_vals].to_numpy(float)
+            mesh = ax.pcolormesh(a_vals, d_vals, z, shading="nearest", cmap="viridis")
+            if min(z.shape) > 1:
+                ax.contour(a_vals, d_vals, z, colors="white", linewidths=0.6)
+            fig.colorbar(mesh, ax=ax, label=label)
+            ax.set_xlabel(labels["alpha"])
+            ax.set_ylabel(labels["alpha_D"])
+            ax.set_title(f"{label}, $\\phi$ = {phi}", fontsize=9)
+    save_figure(fig, path)
+
+
+def _two_panels():
+    """A two-panel ``Figure`` on the Agg canvas (no pyplot state), like :func:`plots.new_figure`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9.0, 3.8), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(1, 2)
 
 
 @theory_group.command("latex")

@@ -60,3 +60,25 @@ def test_cli_mixture_over_a_range(tmp_path, capsys):
     assert main(["theory", "gaussian-mixture", "--N", "50,100", "--P", "1e3:1e4:3:log", "--plot",
                  str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().out == "" and not (tmp_path / "x.png").exists()
+
+
+def test_cli_hmm_over_a_range_and_a_plane(tmp_path, capsys):
+    import json
+
+    args = ["theory", "hmm", "--alpha", "0.05:0.3:4", "--alpha-D", "0.25", "--format", "csv", "--quiet"]
+    assert main(args) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(table.columns) == ["alpha", "alpha_D", "t_c", "t_o", "t_g"] and len(table) == 4
+    assert main(["theory", "hmm", "--alpha", str(table["alpha"][2]), "--alpha-D", "0.25", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    for key in ("t_c", "t_o", "t_g"):
+        assert table[key][2] == pytest.approx(one[key], rel=1e-12)
+    plane = tmp_path / "phase.png"
+    assert main(["theory", "hmm", "--alpha", "0.05:0.3:3", "--alpha-D", "0.25,0.5", "--plot", str(plane),
+                 "--quiet"]) == 0
+    assert plane.stat().st_size > 0
+    capsys.readouterr()
+    assert main(["theory", "hmm", "--alpha", "0.1,-1", "--alpha-D", "0.25", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "at alpha = -1.0 (grid point 2 of 2): alpha must be > 0" in err
+    assert main(["theory", "hmm", "--alpha", "0.1:0.2:2", "--alpha-D", "0.25", "--basin-at", "0.5"]) == 2

@@ -205,6 +205,9 @@ def scale_group():
 
 
 def _scaling_presets():
+    """name -> preset type of every scaling study, without importing the studies (they pull in
+    scipy and pandas: +1 s on every ``regimes`` call); tests/test_scaling.py checks it against
+    the registry."""
     from .presets import HmmScalingPreset, MixtureScalingPreset, SubspacesScalingPreset
 
     return {"gaussian-mixture": MixtureScalingPreset, "hmm": HmmScalingPreset, "subspaces": SubspacesScalingPreset}

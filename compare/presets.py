@@ -419,17 +419,17 @@ class MixtureScalingPreset(_ScalingPreset):
     device: str = "auto"
     confidence: float = 0.95
 
+    def unit(self, N: int, seed: int) -> GaussianMixturePreset:
+        """The mixture preset of one ``(N, seed)`` unit, with ``P = round(e^{alpha N})``."""
+        return GaussianMixturePreset(N=N, P=self.P_of(N), mu=self.mu, sigma=self.sigma, seed=seed, device=self.device,
+                                     dtype=self.dtype, pairs=self.pairs, clone_steps=self.clone_steps,
+                                     trajectories=self.trajectories, steps=self.steps,
+                                     entropy_samples=self.entropy_samples, confidence=self.confidence)
+
     def validate(self):
         """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         self._validate_scaling()
-        for name in ("pairs", "clone_steps", "trajectories", "steps", "entropy_samples"):
-            require_int(name, getattr(self, name), 10)
-        require_positive("mu", self.mu)
-        require_positive("sigma", self.sigma)
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.mu ** 2 * self.size_list()[0] <= self.sigma ** 2:
-            raise InputError("mu^2 min(sizes) must exceed sigma^2: the mixture never speciates otherwise")
+        self.unit(self.size_list()[0], self.seed)  # the mixture preset's own checks, at the smallest N
         return self
 
 
@@ -452,16 +452,20 @@ class HmmScalingPreset(_ScalingPreset):
     device: str = "auto"
     confidence: float = 0.95
 
+    def unit(self, N: int, seed: int) -> HmmPreset:
+        """The hmm preset of one ``(N, seed)`` unit (the same ``alpha`` and configurations)."""
+        return HmmPreset(N=N, alpha=self.alpha, configs=self.configs, samples=self.samples, scan_N=str(N), seed=seed,
+                         device=self.device, confidence=self.confidence)
+
     def validate(self):
         """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         self._validate_scaling()
-        unit = HmmPreset(N=self.size_list()[0], alpha=self.alpha, configs=self.configs)  # the configs' own checks
+        unit = self.unit(self.size_list()[0], self.seed)  # the hmm preset's own checks (configs, samples)
         for phi, aD in unit.parsed_configs():
             for n in self.size_list():
                 if abs(aD * n - round(aD * n)) > 1e-9:
                     raise InputError(f"sizes: alpha_D N must be an integer at every size (alpha_D = {aD:g}, N = {n} "
                                      f"gives D = {aD * n:g}); choose sizes that are multiples of {_denominator(aD)}")
-        require_int("samples", self.samples, 10)
         return self
 
 
@@ -499,6 +503,13 @@ class SubspacesScalingPreset(_ScalingPreset):
         if last < 1:
             raise InputError(f"sizes: N = {N} is too small for the fractions {self.fractions!r}")
         return dims + [last]
+
+    def unit(self, N: int, seed: int) -> SubspacesPreset:
+        """The subspaces preset of one ``(N, seed)`` unit: one configuration (rounded fractions), one P,
+        sphere-normalised."""
+        return SubspacesPreset(dims=",".join(map(str, self.dims_at(N))), std=self.std, P=str(self.P_of(N)),
+                               normalized="yes", times=self.times, points=self.points, tau_min=self.tau_min,
+                               tau_max=self.tau_max, seed=seed, device=self.device, confidence=self.confidence)
 
     def validate(self):
         """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""

@@ -89,9 +89,9 @@ class ScalingStudy(ABC):
     #: The documented preset that only a GPU reaches in time (None: there is none).
     large_preset: ClassVar[Any] = None
 
-    @abstractmethod
     def unit_preset(self, preset, N: int, seed: int):
-        """The experiment's preset at size ``N`` with seed ``seed``."""
+        """The experiment's preset at size ``N`` with seed ``seed`` (the scaling preset's ``unit``)."""
+        return preset.unit(N, seed)
 
     def unit_stages(self, unit_preset, setup) -> list:
         """The experiment stages a unit runs (default: all of them)."""

@@ -98,9 +98,8 @@ class ComparisonRow:
             return "n/a"
         if self.basis != "prediction" or self.straddles:
             return "excluded"
-        if self.threshold is not None:
-            above = self.theory > self.threshold
-            return "yes" if (self.ci_low > self.threshold) == above and (self.ci_high > self.threshold) == above else "no"
+        if self.threshold is not None:  # not straddling: the whole interval is on one side
+            return "yes" if (self.ci_low > self.threshold) == (self.theory > self.threshold) else "no"
         return "yes" if "yes" in (self.in_interval, self.within_tolerance) else "no"
 
     @property

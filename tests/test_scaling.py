@@ -136,6 +136,9 @@ def test_presets_validate_and_the_gpu_preset_reaches_a_million_points():
     with pytest.raises(InputError, match="scaling study"):
         get_study("digits")
     assert set(SCALING_STUDIES) == {"gaussian-mixture", "hmm", "subspaces"}
+    from compare.cli import _scaling_presets  # the CLI's import-free copy of the registry
+
+    assert {n: get_study(n).preset_type for n in SCALING_STUDIES} == _scaling_presets()
 
 
 def test_cli_scale(tmp_path, capsys):

@@ -15,7 +15,6 @@ All converters are exact, vectorised over numpy arrays and accept an mpmath prec
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from functools import cached_property
 

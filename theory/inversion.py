@@ -41,6 +41,13 @@ def compress_spectrum(eigenvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, counts.astype(float)
 
 
+def _log_spectrum(eigenvalues) -> tuple[np.ndarray, np.ndarray]:
+    """``(ln lambda_j, m_j / 2N)`` over the distinct positive eigenvalues: ``F(u)`` is
+    :func:`softplus_sum` of these."""
+    values, counts = compress_spectrum(eigenvalues)
+    return np.log(values), counts / (2.0 * np.asarray(eigenvalues).size)
+
+
 def softplus_sum(u: np.ndarray, log_lam: np.ndarray, weights: np.ndarray, *, block: int = 1 << 22) -> np.ndarray:
     """``sum_j weights_j log(1 + e^{log_lam_j - u})`` for every ``u`` (blocks bound the temporaries)."""
     u = np.asarray(u, dtype=float)
@@ -129,11 +136,8 @@ class ChebyshevInverse:
     """
 
     def __init__(self, eigenvalues, u_lo: float, u_hi: float):
-        lam = np.asarray(eigenvalues, dtype=float)
-        self.N = lam.size
-        values, counts = compress_spectrum(lam)
-        self.distinct = values.size
-        self._log_lam, self._weights = np.log(values), counts / (2.0 * self.N)
+        self._log_lam, self._weights = _log_spectrum(eigenvalues)
+        self.distinct = self._log_lam.size
         self.evaluations = 0
         self._build(float(u_lo), float(u_hi))
 
@@ -233,8 +237,7 @@ def _root_u(log_lam, weights, alpha: float, lo: float, hi: float) -> float:
 
 def u_range(eigenvalues, alpha_min: float, alpha_max: float, lo: float, hi: float) -> tuple[float, float]:
     """The range of ``u`` holding the roots for ``alpha`` in ``[alpha_min, alpha_max]``, padded."""
-    values, counts = compress_spectrum(eigenvalues)
-    log_lam, w = np.log(values), counts / (2.0 * np.asarray(eigenvalues).size)
+    log_lam, w = _log_spectrum(eigenvalues)
     u_lo = _root_u(log_lam, w, alpha_max, lo, hi)
     u_hi = _root_u(log_lam, w, alpha_min, lo, hi)
     pad = 1e-3 * max(1.0, u_hi - u_lo)

@@ -22,8 +22,7 @@ from theory import PHI_AT_BIMODALITY, TwoClassMixture
 from theory.conventions import tau_to_t
 
 from ..driver import Stage
-from ..presets import (GaussianMixturePreset, HmmPreset, HmmScalingPreset, MixtureScalingPreset, SubspacesPreset,
-                       SubspacesScalingPreset)
+from ..presets import HmmScalingPreset, MixtureScalingPreset, SubspacesScalingPreset
 from ..scaling import ScaledQuantity, ScalingStudy
 
 __all__ = ["MixtureScaling", "HmmScaling", "SubspacesScaling"]
@@ -42,14 +41,6 @@ class MixtureScaling(ScalingStudy):
     COLLAPSE_END = 0.25
     #: The GPU preset: alpha = 0.04, N = 128 .. 345 (P = 167 .. 10^6).
     large_preset = MixtureScalingPreset(sizes="128,192,256,345", alpha=0.04, trajectories=400, device="cuda")
-
-    def unit_preset(self, preset, N, seed):
-        """The mixture preset at ``N`` with ``P = round(e^{alpha N})``."""
-        p = preset
-        return GaussianMixturePreset(N=N, P=p.P_of(N), mu=p.mu, sigma=p.sigma, seed=seed, device=p.device,
-                                     dtype=p.dtype, pairs=p.pairs, clone_steps=p.clone_steps,
-                                     trajectories=p.trajectories, steps=p.steps, entropy_samples=p.entropy_samples,
-                                     confidence=p.confidence)
 
     def unit_stages(self, unit, setup):
         """The experiment's cloning and collapse stages, and the leave-one-out entropy zero."""
@@ -119,7 +110,7 @@ class MixtureScaling(ScalingStudy):
         out = []
         for n in np.unique(np.round(sizes).astype(int)):
             P = min(int(round(math.exp(preset.alpha * n))), 10 ** 300)
-            out.append((n, float(TwoClassMixture(int(n), P, preset.mu, preset.sigma).summary()["t_C_finite_N"])))
+            out.append((n, float(TwoClassMixture(int(n), P, preset.mu, preset.sigma).collapse_time_finite_n().value)))
         n, v = np.array(out).T
         return np.interp(sizes, n, v)
 
@@ -133,11 +124,6 @@ class HmmScaling(ScalingStudy):
     version = 1
     #: The GPU preset: N = 60 .. 180 at alpha = 0.085 (P = 164 .. 4.4e6), 12 seeds.
     large_preset = HmmScalingPreset(sizes="60,80,120,180", alpha=0.085, seeds=12, device="cuda")
-
-    def unit_preset(self, preset, N, seed):
-        """The hmm preset at ``N`` (the same ``alpha`` and configurations)."""
-        return HmmPreset(N=N, alpha=preset.alpha, configs=preset.configs, samples=preset.samples, scan_N=str(N),
-                         seed=seed, device=preset.device, confidence=preset.confidence)
 
     def unit_stages(self, unit, setup):
         """Per configuration the planted-weight crossings at the pattern and at the centre."""
@@ -197,12 +183,6 @@ class SubspacesScaling(ScalingStudy):
     #: 32 noise levels: does block 1's loss settle on the collapse or on the per-block rule?
     large_preset = SubspacesScalingPreset(sizes="60,90,120,180", alpha=0.08, seeds=8, times=32, points=100,
                                           device="cuda")
-
-    def unit_preset(self, preset, N, seed):
-        """The subspaces preset at ``N``: one configuration (rounded fractions), one P, sphere-normalised."""
-        return SubspacesPreset(dims=",".join(map(str, preset.dims_at(N))), std=preset.std, P=str(preset.P_of(N)),
-                               normalized="yes", times=preset.times, points=preset.points, tau_min=preset.tau_min,
-                               tau_max=preset.tau_max, seed=seed, device=preset.device, confidence=preset.confidence)
 
     @staticmethod
     def _rules(spec, P) -> dict:

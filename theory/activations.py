@@ -17,7 +17,7 @@ import numpy as np
 
 from .validation import InputError
 
-__all__ = ["Activation", "activation", "gaussian_rule", "panel_edges", "ACTIVATIONS", "TRUNCATION"]
+__all__ = ["Activation", "activation", "gaussian_rule", "panel_edges", "ACTIVATIONS", "PIECEWISE_LINEAR", "TRUNCATION"]
 
 TRUNCATION = 10.0  # |h| beyond 10 standard deviations carries < 1e-22 of the Gaussian mass
 
@@ -38,6 +38,8 @@ _RAW = {
     "sign": (np.sign, lambda z: np.zeros_like(np.asarray(z, dtype=float)), (0.0,)),
 }
 ACTIVATIONS = tuple(_RAW)
+#: Named nonlinearities that are linear between their kinks.
+PIECEWISE_LINEAR = ("linear", "relu", "sign")
 
 
 @lru_cache(maxsize=None)
@@ -104,6 +106,24 @@ class Activation:
     def is_linear(self) -> bool:
         """True for the linear nonlinearity (the spectral formulas apply)."""
         return self.name == "linear"
+
+    @property
+    def linear_pieces(self) -> tuple | None:
+        """``((lo, hi, a, b), ...)`` with ``phi~(z) = a z + b`` on ``(lo, hi)`` for the named
+        piecewise-linear nonlinearities (linear, relu, sign), ``None`` otherwise: Gaussian integrals
+        of ``exp(-(g/2)(y - phi~)^2)`` then have closed forms."""
+        if self.name not in PIECEWISE_LINEAR:
+            return None
+        edges = (-np.inf,) + tuple(self.kinks) + (np.inf,)
+        pieces = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            # two interior points of the piece (finite even when an end is infinite)
+            p1 = lo + 1.0 if np.isfinite(lo) else (hi - 2.0 if np.isfinite(hi) else -1.0)
+            p2 = p1 + 0.5
+            f1, f2 = float(self(np.array(p1))), float(self(np.array(p2)))
+            a = (f2 - f1) / (p2 - p1)
+            pieces.append((float(lo), float(hi), a, f1 - a * p1))
+        return tuple(pieces)
 
 
 def activation(phi="linear", *, kinks=(), derivative=None) -> Activation:

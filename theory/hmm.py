@@ -31,9 +31,12 @@ functional (a four-dimensional nested integral); the linear and orthogonal cases
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_ndtr
 
 from .activations import TRUNCATION, Activation, _hermite, _legendre, activation, gaussian_rule
 from .result import GeneralizationResult, SolverResult
@@ -44,6 +47,13 @@ __all__ = ["HiddenManifoldModel", "Quadrature", "Overlaps"]
 
 _FD_STEP = 1e-4
 _WARM_START_LOG_G = 0.25  # |ln(g/g_cached)| below which a cached stationary point seeds Newton
+_WALK_LOG_G = 1.0  # continuation in g from a solved point at most this far in ln g, in warm-start steps
+_NEWTON_OUTER = 15  # Newton steps in ln g before the secant takes over
+_NEWTON_STOP = 1e-7  # Newton step below which a stationary point is accepted (value error ~ step^3)
+_MAX_THREADS = 8
+_PARALLEL_MIN = 200_000  # quadrature elements per evaluation above which blocks go to threads
+_FACTOR_LIMIT = 700.0  # g max|y| max|phi| below which exp(-(g/2)(y - phi)^2) is factorised
+_BLOCK = 60_000  # elements per block (measured: ~4x faster than one pass over the whole array)
 
 
 @dataclass(frozen=True)
@@ -83,14 +93,48 @@ class Overlaps:
     converged: bool
 
 
-def _log_mean_exp(expo: np.ndarray, logwt: np.ndarray) -> np.ndarray:
-    """``ln sum_w exp(expo + logwt)`` over the last axis (exponents <= 0: shift by the max)."""
-    shift = expo.max(axis=-1, keepdims=True)
-    if logwt.ndim == 1:  # shared weights: one BLAS product
-        total = np.exp(expo - shift) @ np.exp(logwt)
-    else:
-        total = np.einsum("...k,...k->...", np.exp(expo - shift), np.exp(logwt))
-    return shift[..., 0] + np.log(total)
+def _log_ndtr_diff(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """``ln(Phi(hi) - Phi(lo))`` for ``hi >= lo`` (either may be infinite), from the tail that keeps
+    its digits: above zero ``Phi(hi) - Phi(lo) = Phi(-lo) - Phi(-hi)``."""
+    flip = lo > 0
+    top = np.where(flip, -lo, hi)
+    bottom = np.where(flip, -hi, lo)
+    log_top = log_ndtr(top)
+    with np.errstate(divide="ignore"):
+        return log_top + np.log1p(-np.exp(log_ndtr(bottom) - log_top))
+
+
+def _threads() -> int:
+    try:
+        return max(1, min(_MAX_THREADS, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(_MAX_THREADS, os.cpu_count() or 1))
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _map_blocks(work, count: int, block: int, parallel: bool) -> None:
+    """``work(start, stop)`` over ``range(count)`` in blocks, on a thread pool when ``parallel``
+    (numpy's ufuncs release the GIL; blocks keep the temporaries in cache)."""
+    global _POOL
+    starts = range(0, count, block)
+    if not parallel or _threads() == 1:
+        for b in starts:
+            work(b, min(b + block, count))
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_threads(), thread_name_prefix="hmm-quadrature")
+    for f in [_POOL.submit(work, b, min(b + block, count)) for b in starts]:
+        f.result()
+
+
+class _NoStationaryPoint(Exception):
+    """Newton found no interior stationary point at this ``g`` (internal: ends an outer solve)."""
+
+    def __init__(self, g: float):
+        super().__init__(g)
+        self.g = g
 
 
 def _prior(theta) -> float:
@@ -122,8 +166,10 @@ class HiddenManifoldModel:
         self._phi_h = self.activation(self._h)
         self._u, self._wu = gaussian_rule(qd.n_u, (), qd.panels)
         self._eta, self._weta = _hermite(qd.n_eta)
+        self._pieces = self.activation.linear_pieces
         self._cache: dict = {}   # solved times
         self._points: dict = {}  # stationary points keyed by (g, r)
+        self._coarse_model: "HiddenManifoldModel | None" = None
 
     @property
     def phi(self) -> str:
@@ -152,22 +198,87 @@ class HiddenManifoldModel:
         return (omega.reshape(-1, 1) + sV * w).reshape(shape), logwt.reshape(shape)
 
     def channel(self, theta, g: float, r: float) -> float:
-        """``Psi(m, q, Q)`` at signal-to-noise ``g`` and noise fraction ``r`` (quadrature)."""
+        """``Psi(m, q, Q)`` at signal-to-noise ``g`` and noise fraction ``r`` (quadrature over
+        ``h, u, eta``; the inner ``E_w`` in closed form for piecewise-linear ``phi``)."""
         m, q, Q = theta
         s = np.sqrt(r / g)
         omega = m * self._h[:, None] + np.sqrt(max(q - m * m, 0.0)) * self._u[None, :]   # (n_h, n_u)
-        z, logwt = self._inner_nodes(omega, Q - q)                                         # (n_h, n_u, n_w)
-        phi_z = self.activation(z)
-        if s > 0:
-            y = self._phi_h[:, None, None] + s * self._eta[None, None, :]                  # (n_h, 1, n_eta)
-            expo = (-0.5 * g) * (y[..., None] - phi_z[:, :, None, :]) ** 2                # (n_h, n_u, n_eta, n_w)
-            if logwt.ndim == 3:
-                logwt = logwt[:, :, None, :]
-            inner = _log_mean_exp(expo, logwt) @ self._weta                               # (n_h, n_u)
+        # observations y = phi(h) + s eta: (n_h, n_eta), or (n_h, 1) without noise
+        y = self._phi_h[:, None] + s * self._eta[None, :] if s > 0 else self._phi_h[:, None]
+        if self._pieces is not None:
+            inner = self._inner_closed(omega, Q - q, y, g)
         else:
-            expo = (-0.5 * g) * (self._phi_h[:, None, None] - phi_z) ** 2
-            inner = _log_mean_exp(expo, logwt)
+            inner = self._inner_quadrature(omega, Q - q, y, g)
+        inner = inner @ self._weta if s > 0 else inner[..., 0]                             # (n_h, n_u)
         return float(self._wh @ (inner @ self._wu))
+
+    def _inner_closed(self, omega: np.ndarray, V: float, y: np.ndarray, g: float) -> np.ndarray:
+        """``ln E_w exp(-(g/2)(y - phi(omega + sqrt(V) w))^2)`` for piecewise-linear ``phi``: on a
+        piece ``phi = a z + b`` the Gaussian integral over its range of ``w`` is exact
+        (``A = 1 + g a^2 V``, ``B = y - b - a omega``, completed square centred at
+        ``mu = g a sqrt(V) B / A``). Shape ``(n_h, n_u, n_y)``."""
+        sV = np.sqrt(V)
+        om = omega[:, :, None]
+        terms = []
+        for lo, hi, a, b in self._pieces:
+            B = y[:, None, :] - b - a * om
+            c = a * sV
+            A = 1.0 + g * c * c
+            mu = (g * c / A) * B
+            sA = np.sqrt(A)
+            # the Gaussian mass of the piece's range of w: one tail where an end is infinite
+            if not np.isfinite(lo) and not np.isfinite(hi):
+                log_mass = 0.0
+            elif not np.isfinite(lo):
+                log_mass = log_ndtr(sA * ((hi - om) / sV - mu))
+            elif not np.isfinite(hi):
+                log_mass = log_ndtr(sA * (mu - (lo - om) / sV))
+            else:
+                log_mass = _log_ndtr_diff(sA * ((hi - om) / sV - mu), sA * ((lo - om) / sV - mu))
+            terms.append((-0.5 * g / A) * B * B - 0.5 * np.log(A) + log_mass)
+        return terms[0] if len(terms) == 1 else np.logaddexp.reduce(np.stack(terms), axis=0)
+
+    def _inner_quadrature(self, omega: np.ndarray, V: float, y: np.ndarray, g: float) -> np.ndarray:
+        """``ln E_w exp(-(g/2)(y - phi(z))^2)`` by quadrature in ``w`` (log-sum-exp over the nodes),
+        blocked over ``h`` and spread over threads. Shape ``(n_h, n_u, n_y)``."""
+        z, logwt = self._inner_nodes(omega, V)                       # (n_h, n_u, n_w), (n_w,) or (n_h, n_u, n_w)
+        phi_z = self.activation(z)
+        shared = logwt.ndim == 1
+        wt = np.exp(logwt) if shared else None
+        n_h, n_u, n_w = phi_z.shape
+        out = np.empty((n_h, n_u, y.shape[1]))
+
+        # exp(-(g/2)(y - phi)^2) = exp(-(g/2) y^2) exp(g y phi) exp(-(g/2) phi^2): only the middle
+        # factor is four-dimensional, three passes over it instead of seven; safe from overflow and
+        # underflow while g max|y| max|phi| < 700, otherwise the shifted log-sum-exp below
+        bound = float(np.max(np.abs(y))) + float(np.max(np.abs(phi_z)))
+        factored = shared and g * bound * bound < _FACTOR_LIMIT
+        if factored:
+            gy = g * y
+            weight = wt * np.exp((-0.5 * g) * phi_z * phi_z)                 # (n_h, n_u, n_w)
+            y_term = (-0.5 * g) * y * y                                       # (n_h, n_y)
+
+        def work(lo: int, hi: int) -> None:
+            if factored:
+                e = gy[lo:hi, None, :, None] * phi_z[lo:hi, :, None, :]      # (block, n_u, n_y, n_w)
+                np.exp(e, out=e)
+                total = np.matmul(e, weight[lo:hi, :, :, None])[..., 0]
+                out[lo:hi] = y_term[lo:hi, None, :] + np.log(total)
+                return
+            d = y[lo:hi, None, :, None] - phi_z[lo:hi, :, None, :]
+            np.square(d, out=d)
+            d *= -0.5 * g
+            if not shared:
+                d += logwt[lo:hi, :, None, :]
+            shift = d.max(axis=-1)
+            d -= shift[..., None]
+            np.exp(d, out=d)
+            total = d @ wt if shared else d.sum(axis=-1)
+            out[lo:hi] = shift + np.log(total)
+
+        per_h = n_u * n_w * y.shape[1]
+        _map_blocks(work, n_h, max(1, _BLOCK // per_h), n_h * per_h >= _PARALLEL_MIN)
+        return out
 
     def functional(self, theta, g: float, r: float) -> float:
         """``alpha_D s(m, q, Q) + Psi(m, q, Q)``."""
@@ -175,16 +286,22 @@ class HiddenManifoldModel:
 
     # ------------------------------------------------------------------------- stationary points
     def _nishimori(self, g: float, q0: float | None = None) -> Overlaps:
-        """Maximum over ``q`` of the functional at ``m = q``, ``Q = 1``, ``r = 1``: a coarse grid
-        when cold (the global maximum), then Newton with finite differences."""
+        """Maximum over ``q`` of the functional at ``m = q``, ``Q = 1``, ``r = 1``: a grid scan when
+        cold (the global maximum; on the half-order rules, which only need to rank 13 points), then
+        Newton with finite differences.
+
+        Newton stops once its step is below ``_NEWTON_STOP``: the value is then the quadratic
+        model's maximum ``f0 - d1^2/(2 d2)``, whose error is of order ``step^3`` (the function is
+        stationary there, so a step of 1e-7 leaves ~1e-21 in the value)."""
         f = lambda q: self.functional((q, q, 1.0), g, 1.0)
         if q0 is None:
+            scan = self._coarse()
             grid = np.linspace(0.0, 0.96, 13)
-            q = float(grid[int(np.argmax([f(v) for v in grid]))])
+            q = float(grid[int(np.argmax([scan.functional((v, v, 1.0), g, 1.0) for v in grid]))])
         else:
             q = q0
         h = _FD_STEP
-        its, converged = 0, False
+        its, converged, value = 0, False, None
         for its in range(1, 60):
             if q - h < 0:  # one-sided at the boundary q = 0
                 f0, f1, f2 = f(0.0), f(h), f(2 * h)
@@ -194,38 +311,68 @@ class HiddenManifoldModel:
                 fm, f0, fp = f(q - h), f(q), f(q + h)
                 d1, d2 = (fp - fm) / (2 * h), (fp - 2 * f0 + fm) / h ** 2
             if q == 0.0 and d1 <= 0:
-                converged = True  # boundary maximum
+                converged, value = True, f0  # boundary maximum
                 break
             step = -d1 / d2 if d2 < 0 else 0.1 * np.sign(d1)
+            if d2 < 0 and abs(step) < _NEWTON_STOP and 0.0 <= q + step <= 1 - 4 * h:
+                q, converged, value = q + step, True, f0 + 0.5 * d1 * step
+                break
             new = float(np.clip(q + step, 0.0, 1 - 4 * h))
-            while abs(new - q) > 1e-3 and not f(new) > f0:  # damp steps that do not climb
+            # damp steps that do not climb (a short Newton step on a concave function always does)
+            while abs(new - q) > (0.02 if d2 < 0 else 1e-3) and not f(new) > f0:
                 new = 0.5 * (new + q)
             if abs(new - q) < 1e-10:
                 q, converged = new, True
                 break
             q = new
-        return Overlaps(q, q, 1.0, f(q), its, converged)
+        return Overlaps(q, q, 1.0, f(q) if value is None else value, its, converged)
+
+    def _coarse(self) -> "HiddenManifoldModel":
+        """The same model on half-order rules (for ranking the cold scan's points only)."""
+        if self._coarse_model is None:
+            qd = self.quadrature
+            half = Quadrature(max(qd.n_h // 2, 4), max(qd.n_u // 2, 4), max(qd.n_eta // 2, 4), max(qd.n_w // 2, 4),
+                              qd.panels)
+            self._coarse_model = HiddenManifoldModel(self.alpha_D, self.activation, half)
+        return self._coarse_model
 
     def _stationary(self, g: float, r: float, start: Overlaps) -> Overlaps:
         """Newton on the gradient of the functional in ``(m, q, Q)`` (central differences), kept
-        inside ``m^2 <= q < Q``."""
+        inside ``m^2 <= q < Q``.
+
+        The Hessian (12 extra evaluations) is computed at the first iterate and again only when an
+        iteration on the old one contracts the step by less than 4; the others cost the gradient
+        alone (7 evaluations). Stops on a step below ``_NEWTON_STOP`` with the quadratic model's
+        value ``f0 + grad . step / 2`` (error of order ``step^3``)."""
         x = np.array([start.m, start.q, start.Q])
         F = lambda th: self.functional(th, g, r)
         h = _FD_STEP
         E = np.eye(3) * h
-        converged, its = False, 0
+        converged, its, value, hess, last, sizes = False, 0, None, None, np.inf, []
         for its in range(1, 30):
             f0 = F(x)
-            grad, hess = np.zeros(3), np.zeros((3, 3))
-            fp = [F(x + E[i]) for i in range(3)]
-            fm = [F(x - E[i]) for i in range(3)]
-            for i in range(3):
-                grad[i] = (fp[i] - fm[i]) / (2 * h)
-                hess[i, i] = (fp[i] - 2 * f0 + fm[i]) / h ** 2
-                for j in range(i + 1, 3):
-                    hess[i, j] = hess[j, i] = (F(x + E[i] + E[j]) - F(x + E[i] - E[j]) - F(x - E[i] + E[j])
-                                               + F(x - E[i] - E[j])) / (4 * h * h)
+            fp = np.array([F(x + E[i]) for i in range(3)])
+            fm = np.array([F(x - E[i]) for i in range(3)])
+            grad = (fp - fm) / (2 * h)
+            if hess is None:
+                hess = np.diag((fp - 2 * f0 + fm) / h ** 2)
+                for i in range(3):
+                    for j in range(i + 1, 3):
+                        hess[i, j] = hess[j, i] = (F(x + E[i] + E[j]) - F(x + E[i] - E[j]) - F(x - E[i] + E[j])
+                                                   + F(x - E[i] - E[j])) / (4 * h * h)
             step = -np.linalg.solve(hess, grad)
+            size = np.max(np.abs(step))
+            if size < _NEWTON_STOP:
+                new = x + step
+                if new[0] ** 2 <= new[1] + 1e-15 and 0 <= new[1] < new[2] - 1e-12:
+                    x, converged, value = new, True, f0 + 0.5 * float(grad @ step)
+                    break
+            if size > 0.25 * last:
+                hess = None  # the old Hessian no longer contracts fast: recompute it next time
+            last = size
+            sizes.append(size)
+            if len(sizes) >= 8 and size > 0.5 * sizes[-4]:
+                break  # stagnating: no interior stationary point nearby (e.g. q -> m^2), not converged
             lam = 1.0
             while lam > 1e-3:
                 new = x + lam * step
@@ -233,26 +380,43 @@ class HiddenManifoldModel:
                     break
                 lam /= 2
             x = x + lam * step
-            if np.max(np.abs(lam * step)) < 1e-9:
+            if np.max(np.abs(lam * step)) < 1e-10:
                 converged = True
                 break
-        return Overlaps(float(x[0]), float(x[1]), float(x[2]), F(x), its, converged)
+        return Overlaps(float(x[0]), float(x[1]), float(x[2]), F(x) if value is None else value, its, converged)
 
-    def _nearest(self, g: float, r: float) -> Overlaps | None:
-        """The cached stationary point at this ``r`` with the closest ``ln g`` (a warm start)."""
-        cands = [(abs(np.log(gg / g)), p) for (gg, rr), p in self._points.items() if rr == r]
-        best = min(cands, key=lambda c: c[0]) if cands else None
-        # Newton from a far-away g can land on a spurious stationary point: then restart at Nishimori
-        return best[1] if best is not None and best[0] < _WARM_START_LOG_G else None
+    def _nearest(self, g: float, r: float, within: float = _WARM_START_LOG_G) -> Overlaps | None:
+        """The cached stationary point at this ``r`` with the closest ``ln g``, if it lies within
+        ``within`` in ``ln g`` (a warm start)."""
+        cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
+        if not cands:
+            return None
+        dist, gg = min(cands)
+        # Newton from a far-away g can land on a spurious stationary point: then walk or restart
+        return self._points[(gg, r)] if dist < within else None
+
+    def _walk(self, g: float, r: float) -> Overlaps | None:
+        """Continuation in ``g`` at fixed ``r`` from the nearest solved point within
+        ``_WALK_LOG_G``, in steps of at most ``_WARM_START_LOG_G`` in ``ln g`` (each step a warm
+        Newton solve, cached); ``None`` when no solved point is that close."""
+        cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
+        if not cands or min(cands)[0] >= _WALK_LOG_G:
+            return None
+        dist, g0 = min(cands)
+        steps = int(np.ceil(dist / (0.8 * _WARM_START_LOG_G)))
+        for lg in np.linspace(np.log(g0), np.log(g), steps + 1)[1:-1]:
+            self.free_entropy(float(np.exp(lg)), r)
+        return self._nearest(g, r)
 
     def free_entropy(self, g, r, *, overlaps: bool = False):
         """``Phi(1; g, r)``: the stationary point continued from the Nishimori point (``r = 1``),
-        warm-started from the nearest solved ``g`` at the same ``r``."""
+        warm-started from the nearest solved ``g`` at the same ``r`` (walking to it in small
+        steps of ``ln g`` when it is at most ``_WALK_LOG_G`` away)."""
         g = float(require_positive("g", g))
         r = float(require_nonnegative("r", r))
         key = (g, r)
         if key not in self._points:
-            warm = self._nearest(g, r)
+            warm = self._nearest(g, r) or self._walk(g, r)
             if r == 1.0:
                 point = self._nishimori(g, None if warm is None else warm.q)
             else:
@@ -296,6 +460,37 @@ class HiddenManifoldModel:
                      max_step=2.0, method=f"secant in ln g ({what}, RS quadrature)")
         return res.with_value(0.5 * np.log1p(np.exp(-res.value)))
 
+    def _newton_in_log_g(self, residual, r: float, start: float, what: str) -> SolverResult:
+        """Newton in ``ln g`` on ``residual(g)`` of the form ``const - Phi(1; g, r)``, with the
+        envelope derivative ``d Phi/d ln g = g dPsi/dg`` at the stationary point (two channel
+        evaluations; steps capped at 2), reported as ``t``.
+
+        Where Newton does not converge in ``_NEWTON_OUTER`` steps the secant iteration takes over.
+        An iterate whose stationary point does not converge (the envelope derivative and the value
+        need one) ends the solve: NaN, not converged, the flag naming ``g``."""
+        def slope(u):
+            g = float(np.exp(u))
+            return -g * self._dPhi_dg(g, r, self.free_entropy(g, r, overlaps=True))
+
+        def checked(u):
+            g = float(np.exp(u))
+            if not self.free_entropy(g, r, overlaps=True).converged:
+                raise _NoStationaryPoint(g)
+            return residual(g)
+
+        try:
+            res = newton(checked, slope, np.log(start), xtol=1e-10, ftol=1e-12, max_step=2.0, maxiter=_NEWTON_OUTER,
+                         method=f"newton in ln g ({what}, RS quadrature, envelope derivative)")
+            if not res.converged:
+                res = secant(checked, np.log(start), np.log(start) + 0.05, xtol=1e-11, ftol=1e-12, max_step=2.0,
+                             method=f"secant in ln g ({what}, RS quadrature; Newton failed)")
+        except _NoStationaryPoint as exc:
+            # the replica-symmetric saddle leaves the interior m^2 < q < Q (it happens at extreme
+            # alpha / alpha_D, where q -> m^2): no value to report
+            return SolverResult(float("nan"), False, f"no interior stationary point at r = {r:g}, g = {exc.g:.6g}", 0,
+                                0, float("nan"), f"newton in ln g ({what}, RS quadrature)")
+        return res.with_value(0.5 * np.log1p(np.exp(-res.value)))
+
     def collapse_time(self, alpha, *, dps: int | None = None) -> SolverResult:
         """``t_c``: ``alpha = i(g_c)`` (scalar ``alpha``; no mpmath path)."""
         self._no_mpmath(dps)
@@ -303,7 +498,8 @@ class HiddenManifoldModel:
         key = ("t_c", a)
         if key not in self._cache:
             start = self.alpha_D * np.expm1(2 * a / self.alpha_D)  # orthogonal-F guess
-            self._cache[key] = self._solve_in_log_g(lambda g: self.mutual_information(g) - a, start, "collapse")
+            # i(g) - alpha = -1/2 - Phi(1; g, 1) - alpha
+            self._cache[key] = self._newton_in_log_g(lambda g: self.mutual_information(g) - a, 1.0, start, "collapse")
         return self._cache[key]
 
     def onset_time(self, alpha, *, dps: int | None = None) -> SolverResult:
@@ -313,7 +509,9 @@ class HiddenManifoldModel:
         key = ("t_o", a)
         if key not in self._cache:
             g_c = 1 / np.expm1(2 * self.collapse_time(a).value)
-            self._cache[key] = self._solve_in_log_g(lambda g: a + self.free_entropy(g, 0.0), 0.45 * g_c, "onset")
+            # -(alpha + Phi_0(g)) has the sign convention of the collapse residual
+            self._cache[key] = self._newton_in_log_g(lambda g: -(a + self.free_entropy(g, 0.0)), 0.0, 0.45 * g_c,
+                                                     "onset")
         return self._cache[key]
 
     def _dPhi_dr(self, g: float, r: float, point: Overlaps) -> float:
@@ -331,7 +529,7 @@ class HiddenManifoldModel:
         a = float(require_positive("alpha", alpha))
         g = 1 / np.expm1(2 * t)
         f0, f1 = a + self.free_entropy(g, 0.0), a + self.free_entropy(g, 1.0) + 0.5
-        if f0 > 0:
+        if f0 > 1e-10:  # (at t_o itself f0 is the onset solve's residual, of either sign)
             return SolverResult(float("nan"), True, "no trap: t is above the onset time", 0, 2, f0,
                                 "replica symmetric")
         residual = lambda r: a + self.free_entropy(g, r) + r / 2

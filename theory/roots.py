@@ -188,8 +188,9 @@ def secant(func: Callable[[float], float], x0: float, x1: float, *, xtol: float 
 
 def newton(func: Callable[[float], float], fprime: Callable[[float], float], x0: float, *,
            bounds: tuple[float, float] = (-math.inf, math.inf), xtol: float = 1e-10, ftol: float = 1e-12,
-           maxiter: int = 50, method: str = "newton") -> SolverResult:
-    """Scalar Newton iteration from ``x0``, each iterate clipped to ``bounds``.
+           max_step: float = math.inf, maxiter: int = 50, method: str = "newton") -> SolverResult:
+    """Scalar Newton iteration from ``x0``, each step capped at ``max_step`` and each iterate
+    clipped to ``bounds``.
 
     Stops when a step is below ``xtol`` or ``|func| <= ftol``; ``converged`` needs the residual
     test at the last point. A zero derivative stops with :data:`~theory.result.STALLED`.
@@ -210,7 +211,7 @@ def newton(func: Callable[[float], float], fprime: Callable[[float], float], x0:
         if d == 0 or not math.isfinite(d):
             flag = STALLED
             break
-        new = min(max(x - f / d, lo), hi)
+        new = min(max(x - min(max(f / d, -max_step), max_step), lo), hi)
         step = abs(new - x)
         x, f = new, float(func(new))
         calls += 1

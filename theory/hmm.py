@@ -47,7 +47,15 @@ __all__ = ["HiddenManifoldModel", "Quadrature", "Overlaps"]
 
 _FD_STEP = 1e-4
 _WARM_START_LOG_G = 0.25  # |ln(g/g_cached)| below which a cached stationary point seeds Newton
+_WARM_NISHIMORI_LOG_G = 1.0
 _WALK_LOG_G = 1.0  # continuation in g from a solved point at most this far in ln g, in warm-start steps
+_LINE_MIN = 6  # distinct alphas from which t_c, t_o are read off one interpolated curve
+_LINE_NODES = 16  # Chebyshev nodes per piece of that curve
+_LINE_TOL = 1e-11  # accepted deviation of ln alpha(g) at the check points
+_LINE_TOL_REM, _LINE_RESULT_TOL_REM = 1e-9, 1e-8  # the same for the generalisation curve (see _curve)
+_LINE_MAX_PIECES = 12
+_LINE_WIDTH = 2.0  # first pieces' width in ln tau (measured: narrower wastes nodes, wider fails a round)
+_LINE_RESULT_TOL = 1e-9  # relative error bound in t below which a point of the curve is converged
 _NEWTON_OUTER = 15  # Newton steps in ln g before the secant takes over
 _NEWTON_STOP = 1e-7  # Newton step below which a stationary point is accepted (value error ~ step^3)
 _MAX_THREADS = 8
@@ -219,24 +227,31 @@ class HiddenManifoldModel:
         ``mu = g a sqrt(V) B / A``). Shape ``(n_h, n_u, n_y)``."""
         sV = np.sqrt(V)
         om = omega[:, :, None]
-        terms = []
+        total = None
         for lo, hi, a, b in self._pieces:
             B = y[:, None, :] - b - a * om
-            c = a * sV
-            A = 1.0 + g * c * c
-            mu = (g * c / A) * B
-            sA = np.sqrt(A)
-            # the Gaussian mass of the piece's range of w: one tail where an end is infinite
-            if not np.isfinite(lo) and not np.isfinite(hi):
-                log_mass = 0.0
-            elif not np.isfinite(lo):
-                log_mass = log_ndtr(sA * ((hi - om) / sV - mu))
-            elif not np.isfinite(hi):
-                log_mass = log_ndtr(sA * (mu - (lo - om) / sV))
+            if a == 0.0:
+                # a constant piece: no completed square, and its mass does not depend on y
+                term = (-0.5 * g) * B * B + self._log_mass(lo, hi, om, sV, 0.0, 1.0)
             else:
-                log_mass = _log_ndtr_diff(sA * ((hi - om) / sV - mu), sA * ((lo - om) / sV - mu))
-            terms.append((-0.5 * g / A) * B * B - 0.5 * np.log(A) + log_mass)
-        return terms[0] if len(terms) == 1 else np.logaddexp.reduce(np.stack(terms), axis=0)
+                c = a * sV
+                A = 1.0 + g * c * c
+                term = (-0.5 * g / A) * B * B - 0.5 * np.log(A) + self._log_mass(lo, hi, om, sV, (g * c / A) * B,
+                                                                                 np.sqrt(A))
+            total = term if total is None else np.logaddexp(total, term)
+        return total
+
+    @staticmethod
+    def _log_mass(lo: float, hi: float, om: np.ndarray, sV: float, mu, sA: float):
+        """``ln`` of the ``N(mu, 1/A)`` mass of the range of ``w`` on which ``omega + sqrt(V) w``
+        lies in ``(lo, hi)`` (one tail where an end is infinite)."""
+        if not np.isfinite(lo) and not np.isfinite(hi):
+            return 0.0
+        if not np.isfinite(lo):
+            return log_ndtr(sA * ((hi - om) / sV - mu))
+        if not np.isfinite(hi):
+            return log_ndtr(sA * (mu - (lo - om) / sV))
+        return _log_ndtr_diff(sA * ((hi - om) / sV - mu), sA * ((lo - om) / sV - mu))
 
     def _inner_quadrature(self, omega: np.ndarray, V: float, y: np.ndarray, g: float) -> np.ndarray:
         """``ln E_w exp(-(g/2)(y - phi(z))^2)`` by quadrature in ``w`` (log-sum-exp over the nodes),
@@ -385,9 +400,11 @@ class HiddenManifoldModel:
                 break
         return Overlaps(float(x[0]), float(x[1]), float(x[2]), F(x) if value is None else value, its, converged)
 
-    def _nearest(self, g: float, r: float, within: float = _WARM_START_LOG_G) -> Overlaps | None:
+    def _nearest(self, g: float, r: float) -> Overlaps | None:
         """The cached stationary point at this ``r`` with the closest ``ln g``, if it lies within
-        ``within`` in ``ln g`` (a warm start)."""
+        ``_WARM_START_LOG_G`` in ``ln g`` (``_WARM_NISHIMORI_LOG_G`` at ``r = 1``, where the solve is
+        a damped one-dimensional maximisation): a warm start."""
+        within = _WARM_NISHIMORI_LOG_G if r == 1.0 else _WARM_START_LOG_G
         cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
         if not cands:
             return None
@@ -430,10 +447,19 @@ class HiddenManifoldModel:
         point = self._points[key]
         return point if overlaps else point.value
 
-    def _dPhi_dg(self, g: float, r: float, point: Overlaps) -> float:
-        """Envelope theorem: explicit ``g`` derivative of ``Psi`` at the stationary point."""
-        th, h = (point.m, point.q, point.Q), 1e-5 * g
-        return (self.channel(th, g + h, r) - self.channel(th, g - h, r)) / (2 * h)
+    def _dPhi_dg(self, g: float, r: float, point: Overlaps, *, fourth_order: bool = True) -> float:
+        """Envelope theorem: explicit ``g`` derivative of ``Psi`` at the stationary point.
+
+        Fourth-order central difference with ``h = 1e-3 g``: truncation ~``h^4``, rounding
+        ~``eps/h``, both near 1e-13 (the second-order stencil's best is ~``eps^(2/3)`` = 4e-11, too
+        noisy for the 1e-12 residual tolerance of the roots built on it)."""
+        th = (point.m, point.q, point.Q)
+        if not fourth_order:  # a Newton slope: ~1e-10 is plenty, at half the evaluations
+            h = 1e-5 * g
+            return (self.channel(th, g + h, r) - self.channel(th, g - h, r)) / (2 * h)
+        h = 1e-3 * g
+        f = lambda k: self.channel(th, g + k * h, r)
+        return (8 * (f(1) - f(-1)) - (f(2) - f(-2))) / (12 * h)
 
     def mutual_information(self, g) -> float:
         """``i(g) = -1/2 - Phi(1; g, 1)`` (replica symmetric)."""
@@ -470,12 +496,11 @@ class HiddenManifoldModel:
         need one) ends the solve: NaN, not converged, the flag naming ``g``."""
         def slope(u):
             g = float(np.exp(u))
-            return -g * self._dPhi_dg(g, r, self.free_entropy(g, r, overlaps=True))
+            return -g * self._dPhi_dg(g, r, self.free_entropy(g, r, overlaps=True), fourth_order=False)
 
         def checked(u):
             g = float(np.exp(u))
-            if not self.free_entropy(g, r, overlaps=True).converged:
-                raise _NoStationaryPoint(g)
+            self._stationary_checked(g, r)
             return residual(g)
 
         try:
@@ -492,8 +517,11 @@ class HiddenManifoldModel:
         return res.with_value(0.5 * np.log1p(np.exp(-res.value)))
 
     def collapse_time(self, alpha, *, dps: int | None = None) -> SolverResult:
-        """``t_c``: ``alpha = i(g_c)`` (scalar ``alpha``; no mpmath path)."""
+        """``t_c``: ``alpha = i(g_c)``. Vectorised in ``alpha``: an array of at least
+        ``_LINE_MIN`` distinct values is solved as one curve (:meth:`_curve`); no mpmath path."""
         self._no_mpmath(dps)
+        if np.ndim(alpha):
+            return self._over_alphas(alpha, "collapse")
         a = float(require_positive("alpha", alpha))
         key = ("t_c", a)
         if key not in self._cache:
@@ -503,16 +531,127 @@ class HiddenManifoldModel:
         return self._cache[key]
 
     def onset_time(self, alpha, *, dps: int | None = None) -> SolverResult:
-        """``t_o``: ``alpha + Phi(1; g_o, 0) = 0`` (a trap at the noiseless centre)."""
+        """``t_o``: ``alpha + Phi(1; g_o, 0) = 0`` (a trap at the noiseless centre). Vectorised in
+        ``alpha`` like :meth:`collapse_time`."""
         self._no_mpmath(dps)
+        if np.ndim(alpha):
+            return self._over_alphas(alpha, "onset")
         a = float(require_positive("alpha", alpha))
         key = ("t_o", a)
         if key not in self._cache:
-            g_c = 1 / np.expm1(2 * self.collapse_time(a).value)
+            collapse = self.collapse_time(a)
+            if not np.isfinite(collapse.value):
+                self._cache[key] = SolverResult(float("nan"), False, f"no collapse time to start from ({collapse.flag})",
+                                                0, 0, float("nan"), "newton in ln g (onset)")
+                return self._cache[key]
+            g_c = 1 / np.expm1(2 * collapse.value)
             # -(alpha + Phi_0(g)) has the sign convention of the collapse residual
             self._cache[key] = self._newton_in_log_g(lambda g: -(a + self.free_entropy(g, 0.0)), 0.0, 0.45 * g_c,
                                                      "onset")
         return self._cache[key]
+
+    # the increasing curves alpha(g) whose inverses give t_c, t_o and g*: (noise fraction r, alpha at g)
+    _CURVES = {"collapse": (1.0, lambda self, g: self.mutual_information(g)),
+               "onset": (0.0, lambda self, g: -self.free_entropy(g, 0.0)),
+               "generalisation": (0.0, lambda self, g: self._rem_alpha(g))}
+
+    def _rem_alpha(self, g: float) -> float:
+        """``g Phi_0'(g) - Phi_0(g)``: the ``alpha`` at which the fresh-point REM condenses at ``g``."""
+        p = self.free_entropy(g, 0.0, overlaps=True)
+        return g * self._dPhi_dg(g, 0.0, p) - p.value
+
+    def _scalar(self, kind: str):
+        return {"collapse": self.collapse_time, "onset": self.onset_time, "generalisation": self.generalization}[kind]
+
+    def _over_alphas(self, alpha, kind: str) -> SolverResult:
+        """``t_c``, ``t_o`` or ``t_g`` over an array of ``alpha`` (any shape)."""
+        a = np.asarray(require_positive("alpha", alpha), dtype=float)
+        distinct, where = np.unique(a.ravel(), return_inverse=True)
+        res = self._curve(distinct, kind) if distinct.size >= _LINE_MIN else None
+        if res is None:  # few values, or the curve could not be built: point by point
+            rows = [self._scalar(kind)(float(x)) for x in distinct]
+            fields = {k: np.array([getattr(r, k) for r in rows])
+                      for k in ("value", "converged", "flag", "iterations", "function_calls", "residual")}
+            if kind == "generalisation":
+                fields.update(tau_g=np.array([r.tau_g for r in rows]), g_star=np.array([r.g_star for r in rows]))
+            res = (GeneralizationResult if kind == "generalisation" else SolverResult)(**fields, method=rows[0].method)
+        pick = lambda v: np.asarray(v)[where].reshape(a.shape)
+        fields = {k: pick(getattr(res, k)) for k in ("value", "converged", "flag", "iterations", "function_calls",
+                                                     "residual")}
+        if kind == "generalisation":
+            return GeneralizationResult(**fields, method=res.method, tau_g=pick(res.tau_g), g_star=pick(res.g_star))
+        return SolverResult(**fields, method=res.method)
+
+    def _curve(self, alphas: np.ndarray, kind: str) -> SolverResult | None:
+        """``t`` for sorted distinct ``alphas`` from one interpolant of the increasing curve
+        ``alpha(g)`` (:data:`_CURVES`), as ``G(u) = ln alpha(e^{-u})`` in ``u = ln tau``
+        (:class:`~theory.inversion.PiecewiseChebyshev`, nodes solved in order of ``g`` so that each
+        stationary point warm-starts the next). For ``"generalisation"`` the inverse is ``g*`` and
+        ``tau_g = -2 Phi_0'(g*)`` follows at each point.
+
+        The two end values are solved point by point (they fix the range). A point counts as
+        converged when the interpolant's verified error, carried to ``t``, is below
+        ``_LINE_RESULT_TOL`` relative; the others are solved point by point. ``None`` when an end or
+        a node has no converged stationary point (the caller then solves every point alone)."""
+        from .inversion import PiecewiseChebyshev
+
+        r, curve = self._CURVES[kind]
+        scalar = self._scalar(kind)
+        ends = [scalar(float(alphas[-1])), scalar(float(alphas[0]))]
+        if not all(e.converged for e in ends):
+            return None
+        # the ends in u = ln tau = -ln g (for t_g: of the condensation point g*, not of tau_g)
+        u_lo, u_hi = (float(-np.log(e.g_star)) if kind == "generalisation" else float(np.log(np.expm1(2 * e.value)))
+                      for e in ends)
+        pad = 1e-3 * max(1.0, u_hi - u_lo)
+
+        def G(u: np.ndarray) -> np.ndarray:
+            flat, out = u.ravel(), np.empty(u.size)
+            for k in np.argsort(flat)[::-1]:  # increasing g
+                g = float(np.exp(-flat[k]))
+                self._stationary_checked(g, r)
+                out[k] = np.log(curve(self, g))
+            return out.reshape(u.shape)
+
+        try:
+            # alpha(g*) = g Phi_0' - Phi_0 cancels to O(g^2) at small g: its node values carry ~1e-11
+            # relative noise from the difference quotient, so its curve is checked more loosely
+            tol, result_tol = (_LINE_TOL_REM, _LINE_RESULT_TOL_REM) if kind == "generalisation" else (
+                _LINE_TOL, _LINE_RESULT_TOL)
+            inv = PiecewiseChebyshev(G, u_lo - pad, u_hi + pad, nodes=_LINE_NODES, tol=tol,
+                                     max_pieces=_LINE_MAX_PIECES, width=_LINE_WIDTH)
+            t, resid_G, dt_rel, iters = inv.times(alphas)
+            fields = {}
+            if kind == "generalisation":
+                g_star = 1.0 / np.expm1(2 * t)
+                tau = np.array([-2 * self._dPhi_dg(float(g), 0.0, self._stationary_checked(float(g), 0.0))
+                                for g in g_star])
+                fields = {"g_star": g_star, "tau_g": tau}
+                t = 0.5 * np.log1p(tau)
+        except _NoStationaryPoint:
+            return None
+        ok = np.isfinite(t) & (dt_rel <= result_tol)
+        method = (f"Chebyshev inversion of ln alpha(g) ({kind}, {inv.pieces} pieces, {inv.evaluations} "
+                  f"stationary points)")
+        res = (GeneralizationResult if kind == "generalisation" else SolverResult)(
+            t, ok, np.where(ok, "converged", "interpolation error above tolerance").astype(object),
+            np.full(t.shape, iters), np.full(t.shape, inv.evaluations), alphas * np.expm1(resid_G), method, **fields)
+        # where the curve is not smooth to the tolerance (the quadrature's own error grows at large g),
+        # those alphas are solved point by point
+        redo = np.flatnonzero(~ok)
+        for k in redo:
+            one = scalar(float(alphas[k]))
+            for name in ("value", "converged", "flag", "iterations", "function_calls", "residual") + tuple(fields):
+                getattr(res, name)[k] = getattr(one, name)
+        if redo.size:
+            res = res.with_value(res.value, method=method + f"; {redo.size} of {t.size} alphas point by point")
+        return res
+
+    def _stationary_checked(self, g: float, r: float) -> Overlaps:
+        point = self.free_entropy(g, r, overlaps=True)
+        if not point.converged:
+            raise _NoStationaryPoint(g)
+        return point
 
     def _dPhi_dr(self, g: float, r: float, point: Overlaps) -> float:
         th, h = (point.m, point.q, point.Q), 1e-5
@@ -539,15 +678,23 @@ class HiddenManifoldModel:
 
     def generalization(self, alpha, *, dps: int | None = None) -> GeneralizationResult:
         """Fresh-point REM condensation: ``alpha = g* Phi_0'(g*) - Phi_0(g*)``,
-        ``tau_g = -2 Phi_0'(g*)``, ``t_g = (1/2) ln(1 + tau_g)`` (``value``)."""
+        ``tau_g = -2 Phi_0'(g*)``, ``t_g = (1/2) ln(1 + tau_g)`` (``value``). Vectorised in
+        ``alpha`` like :meth:`collapse_time` (the curve gives ``g*``, then ``tau_g`` at each)."""
         self._no_mpmath(dps)
+        if np.ndim(alpha):
+            return self._over_alphas(alpha, "generalisation")
         a = float(require_positive("alpha", alpha))
         key = ("t_g", a)
         if key not in self._cache:
             def residual(g):
                 p = self.free_entropy(g, 0.0, overlaps=True)
                 return g * self._dPhi_dg(g, 0.0, p) - p.value - a
-            g_o = 1 / np.expm1(2 * self.onset_time(a).value)
+            onset = self.onset_time(a)
+            if not np.isfinite(onset.value):
+                self._cache[key] = GeneralizationResult(float("nan"), False, f"no onset time to start from ({onset.flag})",
+                                                        0, 0, float("nan"), "secant in ln g (generalisation)")
+                return self._cache[key]
+            g_o = 1 / np.expm1(2 * onset.value)
             res = self._solve_in_log_g(residual, 2 * g_o, "generalisation")
             g_star = 1 / np.expm1(2 * res.value)
             tau = -2 * self._dPhi_dg(g_star, 0.0, self.free_entropy(g_star, 0.0, overlaps=True))

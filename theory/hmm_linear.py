@@ -200,8 +200,9 @@ class LinearHMM:
         """Fresh-point REM (docs/hmm.md): the condensation signal-to-noise ``g_star`` of the kernel
         estimate solves ``alpha = (1/N) sum_k [(1/2) ln(1 + x_k) - x_k/(2 (1 + x_k)^2)]``,
         ``x_k = g_star c_k``; ``tau_g = Gamma_g = (1/(N g_star)) sum_k [x_k/(1 + x_k) + x_k/(1 + x_k)^2]``
-        and ``t_g = (1/2) ln(1 + tau_g)``. Scalar ``alpha``; mpmath with ``dps``."""
-        a = float(require_positive("alpha", alpha))
+        and ``t_g = (1/2) ln(1 + tau_g)``. Vectorised in ``alpha``; mpmath (scalar) with ``dps``."""
+        a = require_positive("alpha", alpha)
+        a = float(a) if np.ndim(a) == 0 else np.asarray(a, dtype=float)
         res = self._solve_g(self._sum((1.0, self._rem_term)), a, dps, "generalisation", upper=60.0)
         gamma_sum = self._sum((1.0, self._gamma_term))
         if dps is not None:
@@ -211,9 +212,10 @@ class LinearHMM:
                 t_g = mp.log1p(tau) / 2
             with mp.workdps(dps):
                 return GeneralizationResult(**{**res.__dict__, "value": +t_g}, tau_g=+tau, g_star=+v)
-        v = 1.0 / np.expm1(2 * res.value)
-        tau = float(gamma_sum(v, np)) / v
-        return GeneralizationResult(**{**res.__dict__, "value": 0.5 * np.log1p(tau)}, tau_g=tau, g_star=v)
+        v = 1.0 / np.expm1(2 * np.asarray(res.value, dtype=float))
+        tau = scalar_or_array(np.asarray(gamma_sum(v, np)) / v)
+        return GeneralizationResult(**{**res.__dict__, "value": scalar_or_array(0.5 * np.log1p(tau))}, tau_g=tau,
+                                    g_star=scalar_or_array(v))
 
     def asymptotic_collapse_time(self, alpha) -> SolverResult:
         """``alpha_D -> 0`` form ``alpha = (alpha_D/2) ln(1 + g/alpha_D)`` (kappa = 1 for linear phi)."""

@@ -15,8 +15,8 @@ from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
 from .validation import InputError, require_positive
 
-__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "phase_diagram_alpha_t",
-           "phase_boundaries_alpha_D"]
+__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "regime_times_grid",
+           "phase_diagram_alpha_t", "phase_boundaries_alpha_D"]
 
 
 def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
@@ -80,6 +80,38 @@ def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", m
             "tau_g": float(gen.tau_g), "g_star": float(gen.g_star), "g_c": float(1 / np.expm1(2 * tc.value)),
             "g_o": float(1 / np.expm1(2 * to.value)),
             "converged": bool(np.all(tc.converged) and np.all(to.converged) and np.all(gen.converged))}
+
+
+def regime_times_grid(alphas, alpha_Ds, phi="linear", *, spectrum="mp", quantities=("t_c", "t_o", "t_g"),
+                      callback=None) -> dict:
+    """``t_c``, ``t_o``, ``t_g`` over the plane ``alpha x alpha_D``: one model per ``alpha_D``, each
+    quantity solved along its line of ``alpha`` at once (for nonlinear ``phi`` by inverting one
+    interpolated curve per line, :meth:`~theory.hmm.HiddenManifoldModel.collapse_time`).
+
+    Returns ``{"alpha": (n_a,), "alpha_D": (n_D,), q: (n_D, n_a), "converged_" + q: (n_D, n_a), "method_" + q:
+    [n_D strings]}`` for each ``q`` in ``quantities``. ``callback(alpha_D)`` is called after each line
+    (a progress bar)."""
+    alphas = np.atleast_1d(np.asarray(require_positive("alpha", alphas), dtype=float))
+    aDs = np.atleast_1d(np.asarray(require_positive("alpha_D", alpha_Ds), dtype=float))
+    unknown = set(quantities) - {"t_c", "t_o", "t_g"}
+    if unknown or not quantities:
+        raise InputError(f"quantities must be a non-empty subset of ('t_c', 't_o', 't_g'), got {tuple(quantities)}")
+    out = {"alpha": alphas, "alpha_D": aDs}
+    for q in quantities:
+        out[q] = np.empty((aDs.size, alphas.size))
+        out["converged_" + q] = np.zeros((aDs.size, alphas.size), dtype=bool)
+        out["method_" + q] = []
+    for i, aD in enumerate(aDs):
+        model = hidden_manifold(float(aD), phi, spectrum)
+        solvers = {"t_c": model.collapse_time, "t_o": model.onset_time, "t_g": model.generalization}
+        for q in quantities:
+            res = solvers[q](alphas)
+            out[q][i] = res.value
+            out["converged_" + q][i] = res.converged
+            out["method_" + q].append(res.method)
+        if callback is not None:
+            callback(float(aD))
+    return out
 
 
 def phase_diagram_alpha_t(alpha_D: float, alphas, phi="linear", *, spectrum="mp", times=regime_times) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .result import CONVERGED, RESIDUAL_TOO_LARGE, SolverResult
 
-__all__ = ["compress_spectrum", "softplus_sum", "ChebyshevInverse", "u_range"]
+__all__ = ["compress_spectrum", "softplus_sum", "PiecewiseChebyshev", "ChebyshevInverse", "u_range"]
 
 #: Nodes per piece (Chebyshev points of the first kind).
 NODES = 24
@@ -124,36 +124,51 @@ def _derivative_coefficients(coef: np.ndarray) -> np.ndarray:
     return d
 
 
-class ChebyshevInverse:
-    """Piecewise Chebyshev interpolant of ``G(u) = ln F(u)`` on ``[u_lo, u_hi]`` and its inverse.
+class PiecewiseChebyshev:
+    """Piecewise Chebyshev interpolant of a decreasing function ``G`` on ``[u_lo, u_hi]``, and its
+    inverse.
+
+    Pieces are halved until the interpolant matches ``G`` at check points between the nodes to
+    ``tol`` (relative to ``max(1, |G|)``), or until ``max_pieces`` would be exceeded, in which case
+    the pieces are kept with their measured error (which every inverted point then reports).
 
     Parameters
     ----------
-    eigenvalues : array_like
-        The spectrum (``N`` values, at least one positive).
+    G : callable
+        Vectorised: an array of ``u`` to the array of ``G(u)``; it may be expensive (it is called
+        once for all nodes of a round of pieces, then once for their check points).
     u_lo, u_hi : float
-        The range of ``u = ln tau`` to cover (``u_lo < u_hi``).
+        The range to cover (``u_lo < u_hi``).
+    nodes : int
+        Chebyshev points (first kind) per piece.
+    tol : float
+        Largest accepted deviation at the check points.
+    max_pieces : int
+        Most pieces.
+    width : float, optional
+        Width of the first pieces (default: one piece over the whole range); an expensive ``G``
+        saves the rounds spent on pieces that are certain to fail.
     """
 
-    def __init__(self, eigenvalues, u_lo: float, u_hi: float):
-        self._log_lam, self._weights = _log_spectrum(eigenvalues)
-        self.distinct = self._log_lam.size
+    def __init__(self, G, u_lo: float, u_hi: float, *, nodes: int = NODES, tol: float = PIECE_TOL,
+                 max_pieces: int = _MAX_PIECES, width: float | None = None):
+        self._G = G
+        self.nodes, self.tol, self.max_pieces = int(nodes), float(tol), int(max_pieces)
         self.evaluations = 0
-        self._build(float(u_lo), float(u_hi))
+        count = 1 if width is None else int(min(max(np.ceil((u_hi - u_lo) / width), 1), self.max_pieces))
+        self._build(np.linspace(float(u_lo), float(u_hi), count + 1))
 
     def G(self, u) -> np.ndarray:
-        """``ln F(u)`` exactly (one pass over the distinct eigenvalues per point)."""
+        """``G(u)`` exactly (counted in :attr:`evaluations`)."""
         u = np.asarray(u, dtype=float)
         self.evaluations += u.size
-        return np.log(softplus_sum(u, self._log_lam, self._weights))
+        return np.asarray(self._G(u), dtype=float)
 
-    def _build(self, lo: float, hi: float) -> None:
-        nodes = np.cos(np.pi * (np.arange(NODES) + 0.5) / NODES)
-        todo = [(lo, hi)]
+    def _build(self, edges: np.ndarray) -> None:
+        nodes = np.cos(np.pi * (np.arange(self.nodes) + 0.5) / self.nodes)
+        todo = list(zip(edges[:-1], edges[1:]))
         done = []
         while todo:
-            if len(done) + len(todo) > _MAX_PIECES:
-                raise RuntimeError(f"Chebyshev inversion needed more than {_MAX_PIECES} pieces on [{lo}, {hi}]")
             a = np.array([p[0] for p in todo])
             b = np.array([p[1] for p in todo])
             mid, half = (a + b) / 2, (b - a) / 2
@@ -162,12 +177,17 @@ class ChebyshevInverse:
             g_check = self.G(mid[:, None] + half[:, None] * _CHECK[None, :])
             approx = np.stack([_clenshaw(coef, np.full(a.size, x)) for x in _CHECK], axis=1)
             err = np.max(np.abs(approx - g_check), axis=1)
+            scale = np.maximum(1.0, np.max(np.abs(g_check), axis=1))
+            # halve the failing pieces while the total stays within max_pieces
+            failing = {i for i in range(a.size) if not (err[i] <= self.tol * scale[i] or half[i] < 1e-6)}
+            room = self.max_pieces - len(done) - a.size
             todo = []
             for i in range(a.size):
-                if err[i] <= PIECE_TOL * max(1.0, float(np.max(np.abs(g_check[i])))) or half[i] < 1e-6:
-                    done.append((a[i], b[i], coef[i], err[i]))
-                else:
+                if i in failing and room > 0:
                     todo += [(a[i], mid[i]), (mid[i], b[i])]
+                    room -= 1
+                else:
+                    done.append((a[i], b[i], coef[i], err[i]))
         done.sort(key=lambda p: p[0])
         self.edges = np.array([p[0] for p in done] + [done[-1][1]])
         self.coef = np.stack([p[2] for p in done])
@@ -203,21 +223,46 @@ class ChebyshevInverse:
                 most = max(most, it)
         return u, residual, self.piece_error[j], slope, most
 
+    def times(self, alpha: np.ndarray):
+        """For ``G(u) = ln alpha`` with ``u = ln tau`` (``tau = e^{2t} - 1``): the OU times
+        ``t = (1/2) ln(1 + e^u)``, the polynomial residual in ``G``, the relative error bound in
+        ``t`` (verified piece error plus residual, carried through ``dG/du``) and the most Newton
+        iterations any point used."""
+        u, resid_G, bound, slope, iters = self.invert(np.log(alpha))
+        t = 0.5 * np.log1p(np.exp(u))
+        # dG -> du = dG / |G'| -> dt = sigmoid(u) du / 2, relative to t
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            du = (np.abs(resid_G) + bound) / np.abs(slope)
+            dt_rel = 0.5 * du / (1.0 + np.exp(-u)) / t
+        return t, resid_G, dt_rel, iters
+
+
+
+class ChebyshevInverse(PiecewiseChebyshev):
+    """:class:`PiecewiseChebyshev` of ``G(u) = ln F(u)`` for a spectrum, checked to ``PIECE_TOL``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like
+        The spectrum (``N`` values, at least one positive).
+    u_lo, u_hi : float
+        The range of ``u = ln tau`` to cover (``u_lo < u_hi``).
+    """
+
+    def __init__(self, eigenvalues, u_lo: float, u_hi: float):
+        log_lam, weights = _log_spectrum(eigenvalues)
+        self.distinct = log_lam.size
+        super().__init__(lambda u: np.log(softplus_sum(u, log_lam, weights)), u_lo, u_hi)
+
     def collapse_result(self, alpha: np.ndarray, shape) -> SolverResult:
         """``t_C`` for every ``alpha`` (inside the covered range) as a :class:`SolverResult`."""
         a = np.asarray(alpha, dtype=float).ravel()
-        u, resid_G, bound, slope, iters = self.invert(np.log(a))
-        t_c = 0.5 * np.log1p(np.exp(u))
-        # f(t_C) = alpha - F(u) = alpha (1 - e^{G - ln alpha}) ~ -alpha * residual in G
-        residual = -a * np.expm1(resid_G)
-        # error bound in t: dG -> du = dG / |G'| -> dt = sigmoid(u) du / 2, relative to t
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            du = (np.abs(resid_G) + bound) / np.abs(slope)
-            dt_rel = 0.5 * du / (1.0 + np.exp(-u)) / t_c
+        t_c, resid_G, dt_rel, iters = self.times(a)
         ok = np.isfinite(t_c) & (t_c > 0) & (dt_rel <= RESULT_TOL)
+        # f(t_C) = alpha - F(u) = alpha (1 - e^{G - ln alpha}) ~ -alpha * residual in G
         return SolverResult(t_c.reshape(shape), ok.reshape(shape),
                             np.where(ok, CONVERGED, RESIDUAL_TOO_LARGE).reshape(shape),
-                            np.full(shape, iters), np.full(shape, self.evaluations), residual.reshape(shape),
+                            np.full(shape, iters), np.full(shape, self.evaluations), (-a * np.expm1(resid_G)).reshape(shape),
                             f"Chebyshev inversion of ln F ({self.pieces} pieces, {self.distinct} distinct eigenvalues, "
                             f"verified error <= {float(self.piece_error.max()):.1e})")
 

@@ -6,7 +6,12 @@ Reference workload: ``numpy.log1p`` over 10^7 float64 values (best of 3). Cases:
   (monotone Chebyshev inversion, ``theory/inversion.py``) and the per-point bracketed solver it
   replaces for grids (timed on 2000 alphas and scaled to 10^5), with their largest relative
   difference on a sample;
-* ``t_C`` at 50 digits (mpmath), N = 1000 distinct eigenvalues: Newton from the float64 root.
+* ``t_C`` at 50 digits (mpmath), N = 1000 distinct eigenvalues: Newton from the float64 root;
+* hidden-manifold model, relu: a cold 40 x 40 (alpha, alpha_D) phase diagram of ``t_c`` and ``t_o``
+  (one interpolated curve per alpha_D and quantity), against the per-point solver on 8 points of the
+  same plane (scaled to 1600), with their largest relative difference there;
+* hidden-manifold model, tanh: a cold ``t_c`` (a fresh model per point, median of 5 points), and
+  ``t_c`` over a curve of 40 alphas (per point).
 
 Usage::
 
@@ -23,6 +28,8 @@ import time
 import numpy as np
 
 from theory.gaussian import GRID_MIN, collapse_time
+from theory.hmm import HiddenManifoldModel
+from theory.hmm_phase import regime_times_grid
 
 
 def best_of(fn, repeats: int = 3) -> float:
@@ -62,6 +69,42 @@ def main():
     r = collapse_time(lam, 0.3, dps=50)
     print(f"| t_C at 50 digits, N = 1000 distinct | {t_mp * 1e3:.1f} ms | {t_mp / ref:.2f}x | {r.method}, "
           f"{r.iterations} Newton steps |")
+    hmm_cases(ref)
+
+
+def hmm_cases(ref: float) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # stencils that step outside the domain near q = m^2
+    alphas, aDs = np.linspace(0.02, 0.5, 40), np.linspace(0.25, 2.0, 40)
+    t0 = time.perf_counter()
+    plane = regime_times_grid(alphas, aDs, "relu", quantities=("t_c", "t_o"))
+    t_plane = time.perf_counter() - t0
+    conv = np.mean(np.r_[plane["converged_t_c"].ravel(), plane["converged_t_o"].ravel()])
+    picks = [(i, j) for i, j in zip(range(0, 40, 5), range(3, 40, 5))]
+    t0 = time.perf_counter()
+    diff = 0.0
+    for i, j in picks:  # a fresh model per point: what a user asking point by point pays
+        m = HiddenManifoldModel(float(aDs[i]), "relu")
+        tc, to = m.collapse_time(float(alphas[j])).value, m.onset_time(float(alphas[j])).value
+        diff = max(diff, abs(tc / plane["t_c"][i, j] - 1), abs(to / plane["t_o"][i, j] - 1))
+    t_pp = (time.perf_counter() - t0) * alphas.size * aDs.size / len(picks)
+    print(f"| HMM relu, cold 40 x 40 phase diagram of t_c and t_o | {t_plane:.1f} s | {t_plane / ref:.0f}x | "
+          f"converged {conv:.1%}; max rel. diff to per-point {diff:.1e} |")
+    print(f"| HMM relu, same plane point by point (8 points, scaled) | {t_pp:.0f} s | {t_pp / ref:.0f}x | |")
+    cold = []
+    for a, aD in [(0.05, 0.5), (0.2, 0.5), (0.3, 1.0), (0.1, 2.0), (0.2, 0.25)]:
+        t0 = time.perf_counter()
+        HiddenManifoldModel(aD, "tanh").collapse_time(a)
+        cold.append(time.perf_counter() - t0)
+    print(f"| HMM tanh, cold t_c (median of 5 points) | {np.median(cold):.2f} s | {np.median(cold) / ref:.0f}x | "
+          f"range {min(cold):.2f}-{max(cold):.2f} s |")
+    m = HiddenManifoldModel(1.0, "tanh")
+    t0 = time.perf_counter()
+    curve = m.collapse_time(alphas)
+    t_curve = (time.perf_counter() - t0) / alphas.size
+    print(f"| HMM tanh, t_c on a curve of 40 alphas (per point) | {t_curve:.2f} s | {t_curve / ref:.0f}x | "
+          f"{curve.method}; converged {np.mean(curve.converged):.0%} |")
 
 
 if __name__ == "__main__":

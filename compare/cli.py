@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from theory import DEFAULT_DDPM, TwoClassMixture, conventions
-from theory.validation import InputError, require_int, require_nonnegative
+from theory.validation import InputError, require_int, require_nonnegative, require_positive
 
 from .io import to_json_ready
 from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
@@ -295,7 +295,7 @@ def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
     _echo_grid_table(table, "json" if as_json else fmt)
     if plot_path is not None:
         _plot_mixture_grid(table, varying[0], plot_path)
-        click.echo(f"plot: {plot_path}")
+        click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
 
 
 def _echo_grid_table(table, fmt) -> None:
@@ -333,10 +333,6 @@ def _theory_mixture_point(N, P, mu, sigma, as_json):
 
 def _plot_mixture_grid(table, name: str, path) -> None:
     """t_S, t_C and t_C^N against ``name``; sigma_EDM on a twin axis."""
-    import numpy as np
-
-    from theory.conventions import sigma_edm_to_t, t_to_sigma_edm
-
     from .plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
 
     x = table[name].astype(float).to_numpy()
@@ -351,11 +347,20 @@ def _plot_mixture_grid(table, name: str, path) -> None:
     ax.set_ylabel("t (OU time)")
     fixed = ", ".join(f"{k} = {table[k].iloc[0]}" for k in ("N", "P", "mu", "sigma") if k != name)
     ax.set_title(f"two-class Gaussian mixture: times against {name} ({fixed})", fontsize=9)
+    _sigma_edm_axis(ax)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def _sigma_edm_axis(ax) -> None:
+    """sigma_EDM on a twin y axis of an axis in OU time t."""
+    import numpy as np
+
+    from theory.conventions import sigma_edm_to_t, t_to_sigma_edm
+
     sec = ax.secondary_yaxis("right", functions=(lambda t: t_to_sigma_edm(np.clip(t, 1e-12, 300)),
                                                  lambda s: sigma_edm_to_t(np.clip(s, 1e-12, 1e120))))
     sec.set_ylabel("$\\sigma_{EDM}$")
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
 
 
 def _csv(kind, name):
@@ -474,7 +479,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     from theory.hmm_phase import hidden_manifold
 
     from .ranges import evaluate_grid, parse_range
-    from .theory_cache import cached_basin, cached_regime_times
+    from .theory_cache import cached_basin, cached_regime_times, cached_regime_times_line
 
     cache = False if no_cache else None
     grid = {"alpha": parse_range("alpha", alpha), "alpha_D": parse_range("alpha_D", alpha_D)}
@@ -482,20 +487,30 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         if basin_at:
             raise InputError("--basin-at is for one (alpha, alpha_D) point, not a grid")
         varying = _varying(grid, plot_path, 2)
-        models = {}
         from tqdm.auto import tqdm
 
         # tqdm's convention: None shows the bar on a terminal only
         bar = tqdm(total=len(grid["alpha"]) * len(grid["alpha_D"]), disable=True if quiet else None,
                    desc=f"hmm {phi}", file=sys.stderr)
+        lines = {}
+
+        def line(alpha_D):  # every alpha at this alpha_D, solved along the line at once
+            if alpha_D not in lines:
+                rows = cached_regime_times_line(grid["alpha"], alpha_D, phi, spectrum=spectrum, cache_dir=cache)
+                lines[alpha_D] = {row["alpha"]: row for row in rows}
+                bar.update(len(rows))
+            return lines[alpha_D]
 
         def point(alpha, alpha_D):
-            if alpha_D not in models:
-                models[alpha_D] = hidden_manifold(alpha_D, phi, spectrum)
-            out = cached_regime_times(alpha, alpha_D, phi, spectrum=spectrum, model=models[alpha_D], cache_dir=cache)
-            bar.update()
-            return {k: float(out[k]) for k in ("t_c", "t_o", "t_g")}
+            row = line(alpha_D)[float(alpha)]
+            return {k: float(row[k]) for k in ("t_c", "t_o", "t_g")} | {"converged": bool(row["converged"])}
 
+        def check(alpha, alpha_D):
+            require_positive("alpha", alpha)
+            require_positive("alpha_D", alpha_D)
+            return {}
+
+        evaluate_grid(grid, check)  # every value first, so that a bad one is named at its own position
         try:
             table = evaluate_grid(grid, point)
         finally:
@@ -503,7 +518,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         _echo_grid_table(table, "json" if as_json else fmt)
         if plot_path is not None:
             _plot_hmm_grid(table, varying, phi, plot_path)
-            click.echo(f"plot: {plot_path}")
+            click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
         return
     alpha, alpha_D = float(grid["alpha"][0]), float(grid["alpha_D"][0])
     model = hidden_manifold(alpha_D, phi, spectrum)
@@ -539,17 +554,19 @@ def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:
         for key, label, color in (("t_o", "$t_o$ (onset of traps)", THEORY_COLOR),
                                   ("t_c", "$t_c$ (collapse)", MEASURED_COLOR),
                                   ("t_g", "$t_g$ (generalisation, reconstructed)", ALT_COLOR)):
-            ax.plot(x, table[key].to_numpy(float), "-", color=color, label=label)
+            ax.plot(x, _converged_only(table, key), "-", color=color, label=label)
         other = "alpha_D" if name == "alpha" else "alpha"
         ax.set_xlabel(labels[name])
         ax.set_ylabel("t (OU time)")
+        _sigma_edm_axis(ax)
         ax.set_title(f"hidden-manifold model, $\\phi$ = {phi}, {other} = {table[other].iloc[0]:g}", fontsize=9)
         ax.legend(fontsize=8)
     else:
         fig, axes = _two_panels()
         a_vals, d_vals = np.unique(table["alpha"]), np.unique(table["alpha_D"])
         for ax, key, label in zip(axes, ("t_c", "t_o"), ("$t_c$ (collapse)", "$t_o$ (onset of traps)")):
-            z = table.pivot(index="alpha_D", columns="alpha", values=key).loc[d_vals, a_vals].to_numpy(float)
+            z = (table.assign(**{key: _converged_only(table, key)})
+                 .pivot(index="alpha_D", columns="alpha", values=key).loc[d_vals, a_vals].to_numpy(float))
             mesh = ax.pcolormesh(a_vals, d_vals, z, shading="nearest", cmap="viridis")
             if min(z.shape) > 1:
                 ax.contour(a_vals, d_vals, z, colors="white", linewidths=0.6)
@@ -558,6 +575,14 @@ def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:
             ax.set_ylabel(labels["alpha_D"])
             ax.set_title(f"{label}, $\\phi$ = {phi}", fontsize=9)
     save_figure(fig, path)
+
+
+def _converged_only(table, key: str):
+    """``table[key]`` with the points whose solve did not converge blanked (not drawn)."""
+    import numpy as np
+
+    values = table[key].to_numpy(float)
+    return np.where(table["converged"].to_numpy(bool), values, np.nan) if "converged" in table else values
 
 
 def _two_panels():

@@ -16,15 +16,19 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from theory.hmm_phase import hidden_manifold, regime_times
 from theory.validation import require_positive
 
 from .io import atomic_write_text, config_hash, to_json_ready
 
-__all__ = ["CACHE_VERSION", "default_cache_dir", "cached_regime_times", "cached_basin", "model_signature"]
+__all__ = ["CACHE_VERSION", "default_cache_dir", "cached_regime_times", "cached_regime_times_line", "cached_basin",
+           "model_signature"]
 
-#: Bump when a cached solver changes its numbers.
-CACHE_VERSION = 2
+#: Bump when a cached solver changes its numbers (3: closed-form inner integral for relu and sign,
+#: fourth-order envelope derivative).
+CACHE_VERSION = 3
 
 
 def default_cache_dir() -> Path:
@@ -43,21 +47,35 @@ def model_signature(model) -> dict:
     return sig
 
 
-def _cached(cache_dir, kind: str, config: dict, compute) -> dict:
-    """``compute()`` (a JSON-ready dict) through the cache (``cache_dir=False`` disables it)."""
+def _entry_path(cache_dir, kind: str, config: dict) -> tuple[dict, Path]:
     config = {"kind": kind, "version": CACHE_VERSION, **config}
-    if cache_dir is False:
-        return compute()
-    path = (Path(cache_dir) if cache_dir else default_cache_dir()) / "hmm" / f"{kind}-{config_hash(config)}.json"
+    return config, (Path(cache_dir) if cache_dir else default_cache_dir()) / "hmm" / f"{kind}-{config_hash(config)}.json"
+
+
+def _read(config: dict, path: Path):
+    """The stored value when the entry's recorded configuration is ``config``; else ``None``."""
     try:
         entry = json.loads(path.read_text())
         if entry.get("config") == json.loads(json.dumps(config)):
             return entry["value"]
     except (OSError, ValueError, AttributeError, KeyError):
         pass  # absent or damaged: recompute
-    value = to_json_ready(compute())
+    return None
+
+
+def _write(config: dict, path: Path, value) -> dict:
+    value = to_json_ready(value)
     atomic_write_text(path, json.dumps({"config": config, "value": value}, indent=1))
     return value
+
+
+def _cached(cache_dir, kind: str, config: dict, compute) -> dict:
+    """``compute()`` (a JSON-ready dict) through the cache (``cache_dir=False`` disables it)."""
+    if cache_dir is False:
+        return compute()
+    config, path = _entry_path(cache_dir, kind, config)
+    value = _read(config, path)
+    return value if value is not None else _write(config, path, compute())
 
 
 def cached_regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", model=None,
@@ -70,6 +88,43 @@ def cached_regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum=
     if not isinstance(phi, str) or not isinstance(spectrum, str):
         return compute()
     return _cached(cache_dir, "times", {"alpha": alpha, "model": model_signature(model)}, compute)
+
+
+def _times_from_arrays(alphas, alpha_D: float, phi, model) -> list[dict]:
+    """:func:`theory.hmm_phase.regime_times` for every ``alpha`` of a line, each quantity solved
+    along the line at once."""
+    tc, to, gen = model.collapse_time(alphas), model.onset_time(alphas), model.generalization(alphas)
+    col = lambda v: np.broadcast_to(np.asarray(v), (len(alphas),))
+    tc_v, to_v, tg_v, tau_g, g_star = (col(v) for v in (tc.value, to.value, gen.value, gen.tau_g, gen.g_star))
+    ok = col(tc.converged) & col(to.converged) & col(gen.converged)
+    rows = []
+    for k, a in enumerate(alphas):
+        t_c, t_o, t_g = float(tc_v[k]), float(to_v[k]), float(tg_v[k])
+        rows.append({"phi": phi if isinstance(phi, str) else "custom", "alpha": float(a), "alpha_D": float(alpha_D),
+                     "t_c": t_c, "t_o": t_o, "t_g": t_g, "tau_c": float(np.expm1(2 * t_c)),
+                     "tau_o": float(np.expm1(2 * t_o)), "tau_g": float(tau_g[k]), "g_star": float(g_star[k]),
+                     "g_c": float(1 / np.expm1(2 * t_c)), "g_o": float(1 / np.expm1(2 * t_o)),
+                     "converged": bool(ok[k])})
+    return rows
+
+
+def cached_regime_times_line(alphas, alpha_D: float, phi="linear", *, spectrum="mp", model=None,
+                             cache_dir=None) -> list[dict]:
+    """:func:`cached_regime_times` for every ``alpha`` of one line at fixed ``alpha_D``: the points
+    missing from the cache are solved along the line at once (one interpolated curve per quantity
+    for nonlinear ``phi``, accurate to the tolerance its method states) and stored one by one."""
+    alphas = [float(a) for a in np.atleast_1d(require_positive("alpha", alphas))]
+    model = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
+    if cache_dir is False or not isinstance(phi, str) or not isinstance(spectrum, str):
+        return _times_from_arrays(np.array(alphas), alpha_D, phi, model)
+    entries = [_entry_path(cache_dir, "times", {"alpha": a, "model": model_signature(model)}) for a in alphas]
+    values = [_read(config, path) for config, path in entries]
+    missing = [k for k, v in enumerate(values) if v is None]
+    if missing:
+        rows = _times_from_arrays(np.array([alphas[k] for k in missing]), alpha_D, phi, model)
+        for k, row in zip(missing, rows):
+            values[k] = _write(*entries[k], row)
+    return values
 
 
 def cached_basin(t: float, alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", model=None,

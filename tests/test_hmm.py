@@ -187,3 +187,79 @@ def test_bad_input():
         hidden_manifold(0.3, "tanh", "orthogonal")
     with pytest.raises(ValueError, match="alpha must be > 0"):
         HiddenManifoldModel(0.3, "relu").collapse_time(-0.1)
+
+
+# -- speed paths: each must give the numbers of the plain computation it replaces ---------------
+@pytest.mark.parametrize("phi", ["relu", "sign"])
+def test_closed_form_inner_integral_equals_the_quadrature(phi):
+    # E_w over each linear piece in closed form, against Gauss-Legendre panels split at the kink
+    exact = HiddenManifoldModel(0.5, phi)
+    quad = HiddenManifoldModel(0.5, phi, Quadrature(30, 16, 12, 120))
+    quad._pieces = None  # force the quadrature in w (the path every other phi takes)
+    for theta in [(0.3, 0.3, 1.0), (0.1, 0.5, 1.2), (0.0, 0.0, 1.0), (0.6, 0.7, 0.9)]:
+        for g in [0.05, 1.0, 4.0]:
+            for r in [0.0, 0.4, 1.0]:
+                assert exact.channel(theta, g, r) == pytest.approx(quad.channel(theta, g, r), abs=1e-10)
+
+
+def test_factorised_and_shifted_exponents_agree(monkeypatch):
+    import theory.hmm as hmm_module
+
+    m = HiddenManifoldModel(0.5, "tanh")
+    cases = [((0.3, 0.3, 1.0), 2.0, 1.0), ((0.6, 0.7, 0.9), 0.5, 0.0), ((0.9, 0.95, 1.0), 8.0, 0.3)]
+    factorised = [m.channel(*c) for c in cases]
+    monkeypatch.setattr(hmm_module, "_FACTOR_LIMIT", 0.0)  # always the shifted log-sum-exp
+    monkeypatch.setattr(hmm_module, "_PARALLEL_MIN", 10 ** 12)  # and one thread
+    np.testing.assert_allclose(factorised, [m.channel(*c) for c in cases], rtol=1e-13)
+
+
+def test_relu_times_move_less_than_the_reported_quadrature_error():
+    # the closed form replaced a w-quadrature: t_c and t_o move by less than the doubling estimate
+    exact = HiddenManifoldModel(0.5, "relu")
+    quad = HiddenManifoldModel(0.5, "relu")
+    quad._pieces = None
+    err = exact.quadrature_error(0.2)
+    for name in ("collapse_time", "onset_time"):
+        a, b = getattr(exact, name)(0.2).value, getattr(quad, name)(0.2).value
+        assert abs(a - b) <= max(1e-12, err["t_c" if name == "collapse_time" else "t_o"])
+
+
+def test_curves_equal_the_point_by_point_solver():
+    alphas = np.linspace(0.05, 0.4, 8)
+    line, single = HiddenManifoldModel(0.5, "relu"), HiddenManifoldModel(0.5, "relu")
+    for name, rtol in (("collapse_time", 1e-9), ("onset_time", 1e-9), ("generalization", 1e-8)):
+        res = getattr(line, name)(alphas)
+        assert res.value.shape == alphas.shape and np.all(res.converged), (name, res.flag)
+        assert res.method.startswith("Chebyshev inversion"), res.method
+        per_point = [getattr(single, name)(float(a)).value for a in alphas[[0, 3, 7]]]
+        np.testing.assert_allclose(res.value[[0, 3, 7]], per_point, rtol=rtol)
+    gen = line.generalization(alphas.reshape(2, 4))  # any shape, and tau_g, g_star with it
+    assert gen.value.shape == (2, 4) and gen.tau_g.shape == (2, 4)
+    np.testing.assert_allclose(gen.value, 0.5 * np.log1p(gen.tau_g), rtol=1e-14)
+    few = line.collapse_time(np.array([0.1, 0.2]))  # under _LINE_MIN: point by point
+    assert few.method.startswith("newton") and few.value[1] == line.collapse_time(0.2).value
+
+
+def test_regime_times_grid_over_the_plane():
+    from theory.hmm_phase import regime_times_grid
+
+    alphas, aDs = np.linspace(0.05, 0.3, 6), np.array([0.5, 2.0])
+    seen = []
+    out = regime_times_grid(alphas, aDs, "linear", callback=seen.append)
+    assert seen == [0.5, 2.0] and out["t_c"].shape == (2, 6) and out["converged_t_g"].all()
+    for i, aD in enumerate(aDs):
+        one = regime_times(float(alphas[4]), float(aD), "linear")
+        for q in ("t_c", "t_o", "t_g"):
+            assert out[q][i, 4] == pytest.approx(one[q], rel=1e-12)
+    assert np.all(out["t_o"] > out["t_c"]) and np.all(out["t_c"] > out["t_g"])
+    with pytest.raises(ValueError, match="quantities"):
+        regime_times_grid(alphas, aDs, "linear", quantities=("t_x",))
+
+
+def test_no_interior_stationary_point_is_reported_quickly():
+    # at alpha = 0.6, alpha_D = 0.25 the r = 0 saddle runs into q = m^2: a NaN that says so, not a hang
+    m = HiddenManifoldModel(0.25, "tanh")
+    onset = m.onset_time(0.6)
+    assert np.isnan(onset.value) and not onset.converged and "no interior stationary point" in onset.flag
+    gen = m.generalization(0.6)  # and what builds on it says why it has no value
+    assert np.isnan(gen.value) and "no onset time" in gen.flag

@@ -86,3 +86,19 @@ def test_grid_edges_converge_or_say_so():
     # tau below e^-700 is outside the solver's range: reported, not hidden
     huge = g.collapse_time(lam, np.linspace(100.0, 1000.0, 40))
     assert not np.any(huge.converged)
+
+
+def test_piecewise_chebyshev_on_any_decreasing_function():
+    from theory.inversion import PiecewiseChebyshev
+
+    smooth = PiecewiseChebyshev(lambda u: -np.sinh(u), -3.0, 3.0, nodes=16, tol=1e-13, width=1.0)
+    assert smooth.pieces >= 6 and smooth.piece_error.max() <= 1e-12
+    u = np.linspace(-2.9, 2.9, 40)
+    x, resid, bound, slope, _ = smooth.invert(-np.sinh(u))
+    np.testing.assert_allclose(x, u, atol=1e-12)
+    np.testing.assert_allclose(slope, -np.cosh(u), rtol=1e-10)
+    # a kink the polynomials cannot resolve: halving stops at max_pieces, and the error is kept
+    kinked = PiecewiseChebyshev(lambda u: -u - 0.3 * np.abs(u - 0.1234), -1.0, 1.0, nodes=8, tol=1e-14, max_pieces=5)
+    assert kinked.pieces == 5 and kinked.piece_error.max() > 1e-6
+    t, _, dt_rel, _ = kinked.times(np.exp(np.array([0.5])))  # G = ln alpha: the error reaches the time
+    assert np.isfinite(t[0]) and dt_rel[0] > 0

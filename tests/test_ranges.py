@@ -68,7 +68,8 @@ def test_cli_hmm_over_a_range_and_a_plane(tmp_path, capsys):
     args = ["theory", "hmm", "--alpha", "0.05:0.3:4", "--alpha-D", "0.25", "--format", "csv", "--quiet"]
     assert main(args) == 0
     table = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(table.columns) == ["alpha", "alpha_D", "t_c", "t_o", "t_g"] and len(table) == 4
+    assert list(table.columns) == ["alpha", "alpha_D", "t_c", "t_o", "t_g", "converged"] and len(table) == 4
+    assert table["converged"].all()
     assert main(["theory", "hmm", "--alpha", str(table["alpha"][2]), "--alpha-D", "0.25", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
     for key in ("t_c", "t_o", "t_g"):

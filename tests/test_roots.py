@@ -90,3 +90,11 @@ def test_iteration_caps_and_stalls():
     stalled = newton(lambda x: x * x + 1, lambda x: 2 * x, 0.0)
     assert not stalled.converged and stalled.flag == STALLED
     assert math.isfinite(stalled.value)
+
+
+def test_newton_step_cap():
+    # atan from x0 = 3: uncapped Newton overshoots further each step, steps capped at 0.5 walk in
+    res = newton(math.atan, lambda x: 1 / (1 + x * x), 3.0, max_step=0.5, xtol=1e-14)
+    assert res.converged and abs(res.value) < 1e-12
+    wild = newton(math.atan, lambda x: 1 / (1 + x * x), 3.0, maxiter=10)
+    assert not wild.converged  # uncapped Newton on atan diverges from |x0| > 1.39

@@ -376,14 +376,40 @@ def _csv(kind, name):
 @theory_group.command("subspaces")
 @click.option("--dims", required=True, help="Block dimensions, e.g. 2,5,23.")
 @click.option("--std", "stds", required=True, help="Block standard deviations, e.g. 1,0.3,0.01.")
-@click.option("--P", "P", type=int, required=True, help="Number of training points.")
+@click.option("--P", "P", required=True, help="Number of training points." + _RANGE_HELP)
 @click.option("--normalized", is_flag=True, help="Sphere-projected data (g = 0); default g = 1.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def theory_subspaces(dims, stds, P, normalized, as_json):
-    """Per-subspace critical noise levels of linear-manifold data under both rules."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one P) or records (a range).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+              help="Table format for a range of P [default: md].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw each block's critical time under both rules and the global collapse against P.")
+def theory_subspaces(dims, stds, P, normalized, as_json, fmt, plot_path):
+    """Per-subspace critical noise levels of linear-manifold data under both rules, at one P or over
+    a range of P."""
     from theory.subspaces import BlockSpectrum
 
+    from .ranges import evaluate_grid, parse_range
+
     spec = BlockSpectrum.from_std(_csv(int, "--dims")(dims), _csv(float, "--std")(stds), normalized=normalized)
+    grid = {"P": parse_range("P", P, integer=True)}
+    if len(grid["P"]) > 1 or fmt is not None or plot_path is not None:
+        _varying(grid, plot_path, 1)
+
+        def point(P):
+            summary = spec.summary(P)
+            row = {"t_collapse": summary["t_collapse"]}
+            for k, block in enumerate(summary["per_subspace"], start=1):
+                row[f"t_block_{k}"] = block["t_block"]
+                row[f"t_gauss_rem_{k}"] = block["t_gauss_rem"]
+            return row
+
+        table = evaluate_grid(grid, point)
+        _echo_grid_table(table, "json" if as_json else fmt)
+        if plot_path is not None:
+            _plot_subspaces_grid(table, spec, plot_path)
+            click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
+        return
+    P = grid["P"][0]
     summary = spec.summary(P)
     if as_json:
         click.echo(_json(summary))
@@ -394,6 +420,36 @@ def theory_subspaces(dims, stds, P, normalized, as_json):
         click.echo(f"{row['dim']:>5}{row['variance']:>12.4g}{row['tau_gauss_rem']:>16.8g}{row['t_gauss_rem']:>14.6g}"
                    f"{row['tau_block']:>14.6g}{row['t_block']:>12.6g}")
     click.echo(f"global collapse: tau_c = {summary['tau_collapse']:.10g}, t_c = {summary['t_collapse']:.10g}")
+
+
+def _plot_subspaces_grid(table, spec, path) -> None:
+    """Each block's critical time (block rule solid, Gaussian-REM rule dashed, one colour per block)
+    and the global collapse against P, with sigma_EDM on a twin axis."""
+    import matplotlib
+
+    from .plots import new_figure, save_figure
+
+    fig, ax = new_figure()
+    x = table["P"].astype(float).to_numpy()
+    cmap = matplotlib.colormaps["viridis"]
+    for k, (d, var) in enumerate(zip(spec.dims, spec.variances), start=1):
+        c = cmap(0.8 * (k - 1) / max(len(spec.dims) - 1, 1))  # stop short of viridis' pale yellow
+        ax.plot(x, table[f"t_block_{k}"].astype(float), "-", color=c,
+                label=f"block {k}: dim {d}, variance {var:.3g}")
+        ax.plot(x, table[f"t_gauss_rem_{k}"].astype(float), "--", color=c)
+    ax.plot(x, table["t_collapse"].astype(float), "-", color="black", lw=2, label="global collapse $t_C$")
+    ax.plot([], [], "k-", lw=1, label="block rule")
+    ax.plot([], [], "k--", lw=1, label="Gaussian-REM rule")
+    ax.set_xscale("log")
+    times = table[[c for c in table.columns if c.startswith("t_")]].astype(float).to_numpy()
+    if times.min() > 0 and times.max() / times.min() > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("P (training points)")
+    ax.set_ylabel("t (OU time) at which the block is lost")
+    ax.set_title(f"linear-manifold data, N = {spec.N}: per-block critical times against P", fontsize=9)
+    _sigma_edm_axis(ax)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
 
 
 @theory_group.command("data")
@@ -436,16 +492,42 @@ def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
 
 
 @theory_group.command("linear-denoiser")
-@click.option("--d", "d", type=int, required=True, help="Dimension.")
-@click.option("--T", "T", type=float, required=True, help="Forward time.")
-@click.option("--ell", type=float, required=True, help="Noise scale of the forward OU process.")
-@click.option("--s", "s", type=float, default=1.0, show_default=True, help="Data standard deviation.")
-@click.option("--n", "n", type=int, default=None, help="Training-set size for the finite-n variance.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def theory_linear_denoiser(d, T, ell, s, n, as_json):
-    """The solvable linear one-step denoiser model [H24]: variance ratio, KL floor, transition size."""
+@click.option("--d", "d", required=True, help="Dimension." + _RANGE_HELP)
+@click.option("--T", "T", required=True, help="Forward time." + _RANGE_HELP)
+@click.option("--ell", required=True, help="Noise scale of the forward OU process." + _RANGE_HELP)
+@click.option("--s", "s", default="1.0", show_default=True, help="Data standard deviation." + _RANGE_HELP)
+@click.option("--n", "n", default=None, help="Training-set size for the finite-n variance." + _RANGE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one point) or records (a grid).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+              help="Table format for a grid [default: md].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw the variance ratio (and the finite-n variance) against the one parameter that varies.")
+def theory_linear_denoiser(d, T, ell, s, n, as_json, fmt, plot_path):
+    """The solvable linear one-step denoiser model [H24]: variance ratio, KL floor, transition size,
+    at a point or over ranges."""
     from theory.linear_denoiser import LinearDenoiserModel
 
+    from .ranges import evaluate_grid, parse_range
+
+    grid = {"d": parse_range("d", d, integer=True), "T": parse_range("T", T), "ell": parse_range("ell", ell),
+            "s": parse_range("s", s)}
+    if n is not None:
+        grid["n"] = parse_range("n", n, integer=True)
+    if any(len(v) > 1 for v in grid.values()) or fmt is not None or plot_path is not None:
+        varying = _varying(grid, plot_path, 1)
+
+        def point(d, T, ell, s, n=None):
+            out = LinearDenoiserModel(int(d), float(T), float(ell), float(s)).summary(None if n is None else int(n))
+            return {k: out[k] for k in ("r", "kl_floor", "n_c", "variance_n") if k in out}
+
+        table = evaluate_grid(grid, point)
+        _echo_grid_table(table, "json" if as_json else fmt)
+        if plot_path is not None:
+            _plot_linear_denoiser_grid(table, varying[0], plot_path)
+            click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
+        return
+    d, T, ell, s = int(grid["d"][0]), float(grid["T"][0]), float(grid["ell"][0]), float(grid["s"][0])
+    n = None if n is None else int(grid["n"][0])
     summary = LinearDenoiserModel(d, T, ell, s).summary(n)
     if as_json:
         click.echo(_json(summary))
@@ -455,6 +537,29 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json):
                f"n_c = d + 2 = {summary['n_c']}")
     if n is not None:
         click.echo(f"expected generated variance at n = {n}: {summary['variance_n']:.10g}")
+
+
+def _plot_linear_denoiser_grid(table, name: str, path) -> None:
+    """The population variance ratio r and, with n, the expected generated variance / s^2 against
+    ``name`` (n: log axes and the transition size n_c = d + 2 marked)."""
+    from .plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
+
+    fig, ax = new_figure()
+    x = table[name].astype(float).to_numpy()
+    ax.plot(x, table["r"].astype(float), "-", color=THEORY_COLOR, label="population variance ratio $r$")
+    if "variance_n" in table:
+        ax.plot(x, table["variance_n"].astype(float) / table["s"].astype(float) ** 2, "-", color=MEASURED_COLOR,
+                label="expected generated variance / $s^2$ at $n$")
+    if name == "n":
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axvline(float(table["n_c"].iloc[0]), color=ALT_COLOR, ls=":", label="$n_c = d + 2$")
+    ax.set_xlabel(name)
+    ax.set_ylabel("variance ratio")
+    fixed = ", ".join(f"{k} = {table[k].iloc[0]}" for k in ("d", "T", "ell", "s", "n") if k in table and k != name)
+    ax.set_title(f"linear one-step denoiser [H24] against {name} ({fixed})", fontsize=9)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
 
 
 @theory_group.command("hmm")

@@ -52,7 +52,7 @@ def test_cli_mixture_over_a_range(tmp_path, capsys):
         assert t_c == pytest.approx(TwoClassMixture(100, int(P), 1.0, 1.0).collapse_time().value, rel=1e-12)
     plot = tmp_path / "times.png"
     assert main(["theory", "gaussian-mixture", "--N", "100", "--P", "1e3:1e7:20:log", "--plot", str(plot)]) == 0
-    assert plot.stat().st_size > 0 and "plot:" in capsys.readouterr().out
+    assert plot.stat().st_size > 0 and "plot:" in capsys.readouterr().err
     # a bad value anywhere: one line naming it and its position, exit 2, no table
     assert main(["theory", "gaussian-mixture", "--N", "100", "--P", "1000,5000,1"]) == 2
     captured = capsys.readouterr()
@@ -83,3 +83,34 @@ def test_cli_hmm_over_a_range_and_a_plane(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "at alpha = -1.0 (grid point 2 of 2): alpha must be > 0" in err
     assert main(["theory", "hmm", "--alpha", "0.1:0.2:2", "--alpha-D", "0.25", "--basin-at", "0.5"]) == 2
+
+
+def test_cli_subspaces_over_a_range_of_P(tmp_path, capsys):
+    from theory.subspaces import BlockSpectrum
+
+    args = ["theory", "subspaces", "--dims", "2,5", "--std", "1,0.3", "--P", "1e2:1e4:3:log", "--format", "csv"]
+    assert main(args + ["--plot", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out.out))
+    assert list(table["P"]) == [100, 1000, 10000] and (tmp_path / "s.png").stat().st_size > 0
+    assert "plot:" in out.err and "plot:" not in out.out  # stdout stays a clean table
+    spec = BlockSpectrum.from_std([2, 5], [1.0, 0.3])
+    one = spec.summary(1000)
+    assert table["t_collapse"][1] == pytest.approx(one["t_collapse"], rel=1e-12)
+    assert table["t_block_2"][1] == pytest.approx(one["per_subspace"][1]["t_block"], rel=1e-12)
+    assert main(["theory", "subspaces", "--dims", "2,5", "--std", "1,0.3", "--P", "10,1"]) == 2
+    assert "at P = 1 (grid point 2 of 2)" in capsys.readouterr().err
+
+
+def test_cli_linear_denoiser_over_ranges(tmp_path, capsys):
+    from theory.linear_denoiser import LinearDenoiserModel
+
+    assert main(["theory", "linear-denoiser", "--d", "10", "--T", "1", "--ell", "1", "--n", "13:1000:4:log",
+                 "--format", "json", "--plot", str(tmp_path / "l.png")]) == 0
+    rows = pd.read_json(io.StringIO(capsys.readouterr().out))
+    model = LinearDenoiserModel(10, 1.0, 1.0, 1.0)
+    assert list(rows["n"]) == [13, 55, 235, 1000]  # round(13 (1000/13)^(k/3))
+    np.testing.assert_allclose(rows["variance_n"], [model.variance_n(n) for n in rows["n"]], rtol=1e-12)
+    assert (tmp_path / "l.png").stat().st_size > 0
+    assert main(["theory", "linear-denoiser", "--d", "10", "--T", "1,-1", "--ell", "1"]) == 2
+    assert "at T = -1.0 (grid point 2 of 2): T must be > 0" in capsys.readouterr().err

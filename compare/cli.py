@@ -628,6 +628,10 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     alpha, alpha_D = float(grid["alpha"][0]), float(grid["alpha_D"][0])
     model = hidden_manifold(alpha_D, phi, spectrum)
     out = dict(cached_regime_times(alpha, alpha_D, phi, spectrum=spectrum, model=model, cache_dir=cache))
+    if not out["converged"]:
+        failed = [f"{q} ({out['flags'][q]})" for q in ("t_c", "t_o", "t_g") if out["flags"][q] != "converged"]
+        raise InputError(f"no converged solution at alpha = {alpha:g}, alpha_D = {alpha_D:g}, phi = {phi}: "
+                         + "; ".join(failed))
     for key in ("t_c", "t_o", "t_g"):
         out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
     out["t_g_definition"] = "reconstructed (docs/hmm.md): minimiser of the kernel estimate's test NLL"

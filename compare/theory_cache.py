@@ -104,7 +104,9 @@ def _times_from_arrays(alphas, alpha_D: float, phi, model) -> list[dict]:
                      "t_c": t_c, "t_o": t_o, "t_g": t_g, "tau_c": float(np.expm1(2 * t_c)),
                      "tau_o": float(np.expm1(2 * t_o)), "tau_g": float(tau_g[k]), "g_star": float(g_star[k]),
                      "g_c": float(1 / np.expm1(2 * t_c)), "g_o": float(1 / np.expm1(2 * t_o)),
-                     "converged": bool(ok[k])})
+                     "converged": bool(ok[k]),
+                     "flags": {q: str(np.broadcast_to(np.asarray(r.flag), (len(alphas),))[k])
+                               for q, r in (("t_c", tc), ("t_o", to), ("t_g", gen))}})
     return rows
 
 

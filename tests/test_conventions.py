@@ -84,3 +84,18 @@ def test_custom_schedule():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_sigma_edm_conversions_do_not_overflow():
+    import mpmath as mp
+
+    from theory.conventions import sigma_edm_to_t, t_to_sigma_edm
+
+    for t in (1e-8, 0.3, 20.0, 400.0, 700.0):
+        with mp.workdps(40):
+            exact = mp.sqrt(mp.expm1(2 * mp.mpf(t)))
+        assert t_to_sigma_edm(t) == pytest.approx(float(exact), rel=4e-15)
+        assert sigma_edm_to_t(t_to_sigma_edm(t)) == pytest.approx(t, rel=1e-14)
+    assert sigma_edm_to_t(1e300) == pytest.approx(690.7755278982137, rel=1e-15)  # ln(1e300)
+    np.testing.assert_allclose(sigma_edm_to_t(np.array([1e-3, 1e200])), [0.5 * np.log1p(1e-6), 200 * np.log(10)],
+                               rtol=1e-15)

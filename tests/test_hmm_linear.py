@@ -68,3 +68,18 @@ def test_bad_input():
         LinearHMM(0.0)
     with pytest.raises(ValueError, match="eigenvalues"):
         LinearHMM(0.5, [1.0, -2.0])
+
+
+@pytest.mark.parametrize("spectrum", ["mp", "orthogonal"])
+@pytest.mark.parametrize("aD", [0.3, 2.0])
+def test_grids_invert_one_interpolant_and_equal_the_roots(spectrum, aD):
+    # 32 or more alphas take the Chebyshev inversion; under 32 the bracketed root per alpha
+    m = LinearHMM(aD, spectrum)
+    alphas = np.geomspace(1e-3, 2.0, 400)
+    for name in ("collapse_time", "onset_time", "generalization"):
+        grid = getattr(m, name)(alphas)
+        assert np.all(grid.converged) and "Chebyshev" in grid.method, (name, grid.method)
+        per_point = np.concatenate([getattr(m, name)(alphas[i:i + 20]).value for i in range(0, 400, 20)])
+        np.testing.assert_allclose(grid.value, per_point, rtol=1e-12)
+    gen = m.generalization(alphas)
+    np.testing.assert_allclose(gen.value, 0.5 * np.log1p(gen.tau_g), rtol=1e-14)

@@ -99,7 +99,8 @@ def t_to_sigma_edm(t, *, dps: int | None = None):
     if dps is not None:
         with mp.workdps(dps):
             return mp.sqrt(mp.expm1(2 * mp.mpf(t)))
-    return scalar_or_array(np.sqrt(np.expm1(2.0 * checked)))
+    # e^t sqrt(1 - e^{-2t}): the same number, finite up to t = 709 (expm1(2t) overflows past t = 354)
+    return scalar_or_array(np.exp(checked) * np.sqrt(-np.expm1(-2.0 * checked)))
 
 
 def sigma_edm_to_t(sigma_edm, *, dps: int | None = None):
@@ -108,7 +109,11 @@ def sigma_edm_to_t(sigma_edm, *, dps: int | None = None):
     if dps is not None:
         with mp.workdps(dps):
             return mp.log1p(mp.mpf(sigma_edm) ** 2) / 2
-    return scalar_or_array(0.5 * np.log1p(checked * checked))
+    # ln(sigma) + log1p(sigma^-2)/2 where sigma^2 would overflow
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # the branch np.where drops
+        big = np.asarray(checked) > 1e150
+        return scalar_or_array(np.where(big, np.log(checked) + 0.5 * np.log1p(1.0 / (checked * checked)),
+                                        0.5 * np.log1p(checked * checked)))
 
 
 @dataclass(frozen=True)

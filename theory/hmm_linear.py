@@ -33,6 +33,7 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
+from .gaussian import GRID_MIN
 from .result import GeneralizationResult, SolverResult
 from .roots import find_root_float64, find_root_mpmath
 from .validation import InputError, require_positive, scalar_or_array
@@ -154,9 +155,38 @@ class LinearHMM:
                 t = mp.log1p(1 / mp.exp(res.value)) / 2
             with mp.workdps(dps):
                 return res.with_value(+t, method=res.method + f" (in ln g, {what})")
+        if np.size(a) >= GRID_MIN:
+            return self._solve_g_grid(term_sum, np.asarray(a, dtype=float), upper, what)
         res = find_root_float64(lambda u, a: term_sum(np.exp(u), np) - a, -40.0, upper, args=(a,))
         t = scalar_or_array(0.5 * np.log1p(np.exp(-np.asarray(res.value))))
         return res.with_value(t, method=res.method + f" (in ln g, {what})")
+
+    def _solve_g_grid(self, term_sum, a: np.ndarray, upper: float, what: str) -> SolverResult:
+        """A grid of ``alpha``: invert one verified Chebyshev interpolant of ``ln term_sum(e^{-u})``
+        (``u = ln tau``) instead of solving each root (:mod:`theory.inversion`); points whose error
+        bound in ``t`` exceeds 1e-12 relative are solved alone."""
+        from .inversion import RESULT_TOL, PiecewiseChebyshev
+
+        flat = a.ravel()
+        ends = find_root_float64(lambda u, x: term_sum(np.exp(u), np) - x, -40.0, upper,
+                                 args=(np.array([flat.min(), flat.max()]),))
+        u_lo, u_hi = -float(ends.value[1]), -float(ends.value[0])  # u = -ln g
+        pad = 1e-3 * max(1.0, u_hi - u_lo)
+        with np.errstate(divide="ignore"):
+            inv = PiecewiseChebyshev(lambda u: np.log(term_sum(np.exp(-u), np)), u_lo - pad, u_hi + pad)
+        t, resid_G, dt_rel, iters = inv.times(flat)
+        ok = np.isfinite(t) & (dt_rel <= RESULT_TOL)
+        residual = flat * np.expm1(resid_G)
+        flags = np.where(ok, "converged", "interpolation error above tolerance").astype(object)
+        calls = np.full(flat.shape, inv.evaluations)
+        bad = np.flatnonzero(~ok)
+        if bad.size:  # alone: the bracketed solver
+            alone = find_root_float64(lambda u, x: term_sum(np.exp(u), np) - x, -40.0, upper, args=(flat[bad],))
+            t[bad] = 0.5 * np.log1p(np.exp(-np.asarray(alone.value)))
+            ok[bad], flags[bad], residual[bad] = alone.converged, alone.flag, alone.residual
+        return SolverResult(t.reshape(a.shape), ok.reshape(a.shape), flags.reshape(a.shape),
+                            np.full(a.shape, iters), calls.reshape(a.shape), residual.reshape(a.shape),
+                            f"Chebyshev inversion in ln tau ({what}, {inv.pieces} pieces; {bad.size} points alone)")
 
     def _sum(self, *terms):
         """``g -> (1/N) sum_k sum_j w_j term_j(g c_k)`` for numpy or mpmath (``lib``)."""

@@ -79,7 +79,8 @@ def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", m
             "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)),
             "tau_g": float(gen.tau_g), "g_star": float(gen.g_star), "g_c": float(1 / np.expm1(2 * tc.value)),
             "g_o": float(1 / np.expm1(2 * to.value)),
-            "converged": bool(np.all(tc.converged) and np.all(to.converged) and np.all(gen.converged))}
+            "converged": bool(np.all(tc.converged) and np.all(to.converged) and np.all(gen.converged)),
+            "flags": {"t_c": str(tc.flag), "t_o": str(to.flag), "t_g": str(gen.flag)}}
 
 
 def regime_times_grid(alphas, alpha_Ds, phi="linear", *, spectrum="mp", quantities=("t_c", "t_o", "t_g"),

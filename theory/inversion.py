@@ -10,6 +10,10 @@ nodes to ``1e-14``), and every ``alpha`` is inverted on its piece by a safeguard
 on the polynomial. ``G`` rather than ``F``: ``F`` spans many decades over the grid and ``ln F`` turns
 an absolute interpolation error into a relative one, uniform in ``alpha``.
 
+:class:`PiecewiseChebyshev` does this for any decreasing function (the linear and nonlinear
+hidden-manifold curves use it, with their own tolerances); :class:`ChebyshevInverse` is its
+spectral case.
+
 The error is checked, not assumed: each piece's largest deviation at its check points is kept, and
 a result counts as converged when that bound plus the polynomial residual, carried through
 ``dG/du`` to ``t``, is below ``1e-12`` relative in ``t_C``.

@@ -60,7 +60,7 @@ _NEWTON_OUTER = 15  # Newton steps in ln g before the secant takes over
 _NEWTON_STOP = 1e-7  # Newton step below which a stationary point is accepted (value error ~ step^3)
 _MAX_THREADS = 8
 _PARALLEL_MIN = 200_000  # quadrature elements per evaluation above which blocks go to threads
-_FACTOR_LIMIT = 700.0  # g max|y| max|phi| below which exp(-(g/2)(y - phi)^2) is factorised
+_FACTOR_LIMIT = 700.0  # g (max|y| + max|phi|)^2 below which exp(-(g/2)(y - phi)^2) is factorised
 _BLOCK = 60_000  # elements per block (measured: ~4x faster than one pass over the whole array)
 
 
@@ -266,7 +266,7 @@ class HiddenManifoldModel:
 
         # exp(-(g/2)(y - phi)^2) = exp(-(g/2) y^2) exp(g y phi) exp(-(g/2) phi^2): only the middle
         # factor is four-dimensional, three passes over it instead of seven; safe from overflow and
-        # underflow while g max|y| max|phi| < 700, otherwise the shifted log-sum-exp below
+        # underflow while g (max|y| + max|phi|)^2 < 700, otherwise the shifted log-sum-exp below
         bound = float(np.max(np.abs(y))) + float(np.max(np.abs(phi_z)))
         factored = shared and g * bound * bound < _FACTOR_LIMIT
         if factored:

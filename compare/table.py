@@ -26,8 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from .io import atomic_write_text
+from .latex import tabular
 
-__all__ = ["ComparisonRow", "make_table", "write_table", "to_markdown", "COLUMNS"]
+__all__ = ["ComparisonRow", "make_table", "write_table", "to_markdown", "to_latex", "COLUMNS"]
 
 COLUMNS = ["quantity", "symbol", "theory", "measured", "ci_low", "ci_high", "confidence",
            "rel_error", "tolerance", "in_interval", "within_tolerance", "agrees", "note"]
@@ -164,11 +165,23 @@ def to_markdown(df: pd.DataFrame) -> str:
     return _format(df).to_markdown(index=False)
 
 
+#: Column headings of ``table.tex``.
+TEX_HEADERS = {"ci_low": "CI low", "ci_high": "CI high", "rel_error": "rel. error", "in_interval": "in interval",
+               "within_tolerance": "within tolerance"}
+
+
+def to_latex(df: pd.DataFrame) -> str:
+    """The table as a booktabs ``tabular`` (no notes; symbols in math mode, text escaped), ready
+    for ``\\input`` in a document that loads ``booktabs``."""
+    numeric = ("theory", "measured", "ci_low", "ci_high", "confidence", "rel_error", "tolerance")
+    return tabular(_format(df).drop(columns=["note"]), headers=TEX_HEADERS, numeric_columns=numeric)
+
+
 def write_table(df: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
     """Write ``table.csv`` (full precision), ``table.md`` and ``table.tex`` atomically."""
     out_dir = Path(out_dir)
     return {
         "csv": atomic_write_text(out_dir / "table.csv", df.to_csv(index=False)),
         "md": atomic_write_text(out_dir / "table.md", to_markdown(df) + "\n"),
-        "tex": atomic_write_text(out_dir / "table.tex", _format(df).drop(columns=["note"]).to_latex(index=False)),
+        "tex": atomic_write_text(out_dir / "table.tex", to_latex(df)),
     }

@@ -1,0 +1,86 @@
+"""table.tex: escaped text, symbols in math mode, booktabs; compiled when a LaTeX engine exists."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from compare.latex import escape_text, symbol_to_latex, tabular
+from compare.table import ComparisonRow, make_table, to_latex
+
+ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
+
+
+@pytest.mark.parametrize("plain,latex", [
+    ("t_S = ln(Lambda)/2", r"$t_{S} = \ln(\Lambda)/2$"),
+    ("t_C^gauss", r"$t_{C}^{\mathrm{gauss}}$"),
+    ("phi(t_kappa=1)", r"$\phi(t_{\kappa=1})$"),
+    ("s^2[r + (1-r)d/(n-d-2)]", r"$s^{2}[r + (1-r)d/(n-d-2)]$"),
+    ("lim t_C^N - theory(N)", r"$\lim t_{C}^{N} - \mathrm{theory}(N)$"),
+    ("Pr(Delta > 0)", r"$\Pr(\Delta > 0)$"),
+    ("r* (shifted)", r"$r^{*} (\mathrm{shifted})$"),
+    ("sigma_(EDM)", r"$\sigma_{\mathrm{EDM}}$"),
+    ("", ""),
+])
+def test_symbols_are_typeset(plain, latex):
+    assert symbol_to_latex(plain) == latex
+
+
+def test_text_is_escaped():
+    assert escape_text("95% of a_b & c#1 {x} ~ ^ $5 \\") == (
+        r"95\% of a\_b \& c\#1 \{x\} \textasciitilde{} \textasciicircum{} \$5 \textbackslash{}")
+
+
+def _table():
+    rows = [ComparisonRow("speciation time (top eigenvalue)", "t_S = ln(Lambda)/2", 0.77, 0.781, 0.76, 0.80, 0.95,
+                          tolerance=0.03, note="100% & more", extra={"P": 1000}),
+            ComparisonRow("cloning probability at kappa = 1", "phi(t_kappa=1)", 0.5, float("nan"), np.nan, np.nan,
+                          0.95, extra={"config": "relu_0.5"}),
+            ComparisonRow("collapse time, 50% rule", "t_C^N", 0.3, 0.29, 0.28, 0.31, 0.9, basis="post-hoc")]
+    return make_table(rows)
+
+
+def _strip_escapes(line: str) -> str:
+    return re.sub(r"\\[%&$#{}_]", "", line)
+
+
+def test_table_tex_is_well_formed():
+    tex = to_latex(_table())
+    lines = tex.strip().splitlines()
+    assert lines[0].startswith("%") and r"\toprule" in lines and r"\bottomrule" in lines
+    header = lines[lines.index(r"\toprule") + 1]
+    columns = header.count("&") + 1
+    body = lines[lines.index(r"\midrule") + 1:lines.index(r"\bottomrule")]
+    assert len(body) == 3
+    for line in lines[1:]:
+        bare = _strip_escapes(line)
+        assert "%" not in bare, line  # a raw % would start a comment
+        assert bare.count("$") % 2 == 0, line
+        assert bare.count("{") == bare.count("}"), line
+    for line in [header] + body:
+        assert _strip_escapes(line).count("&") == columns - 1 and line.endswith(r"\\")
+    assert r"$t_{S} = \ln(\Lambda)/2$" in tex and r"95\%" in tex and "relu\\_0.5" in tex
+    assert "in interval" in header and "note" not in header  # notes stay in table.md / table.csv
+
+
+def test_tabular_aligns_numbers_right():
+    import pandas as pd
+
+    tex = tabular(pd.DataFrame({"name": ["a_1"], "x": [1.5]}), numeric_columns=("x",), math_columns=())
+    assert r"\begin{tabular}{lr}" in tex and r"a\_1 & 1.5 \\" in tex
+
+
+def test_table_tex_compiles(tmp_path):
+    engine = next((e for e in ENGINES if shutil.which(e)), None)
+    if engine is None:
+        pytest.skip("no LaTeX engine (pdflatex, lualatex, xelatex or tectonic) on PATH; table.tex is checked "
+                    "for well-formedness only")
+    (tmp_path / "table.tex").write_text(to_latex(_table()))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                      "\\input{table.tex}\n\\end{document}\n")
+    cmd = [engine, "doc.tex"] if engine == "tectonic" else [engine, "-interaction=nonstopmode", "-halt-on-error",
+                                                             "doc.tex"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]

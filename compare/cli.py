@@ -705,11 +705,22 @@ def _two_panels():
 
 
 @theory_group.command("latex")
-def theory_latex():
-    """Print the sympy derivations of the closed forms as LaTeX."""
+@click.option("--format", "fmt", type=click.Choice(["align", "tex", "md"]), default="align", show_default=True,
+              help="align: one align* block; tex: a complete document with labelled equations, sources and "
+                   "symbols; md: Markdown with $$...$$.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+def theory_latex(fmt, out_path):
+    """The sympy derivations of the closed forms, simplified and typeset."""
     from theory.symbolic import latex_report
 
-    click.echo(latex_report())
+    text = latex_report(fmt)
+    if out_path is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from .io import atomic_write_text
+
+    atomic_write_text(Path(out_path), text)
+    click.echo(f"wrote {out_path}")
 
 
 # -- convert ---------------------------------------------------------------------------------

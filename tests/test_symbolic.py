@@ -54,3 +54,44 @@ def test_latex_export():
     for d in S.all_derivations():
         assert d.name in tex
         assert "\\Rightarrow" in d.latex
+
+
+def test_display_forms_are_checked_and_sourced():
+    for d in S.all_derivations():
+        assert d.source and d.where, d.name
+        if d.display is not None:
+            f = sp.lambdify(sorted(d.solution.free_symbols, key=lambda x: x.name), d.solution - d.display)
+            assert abs(f(*[0.7 + 0.3 * k for k in range(len(d.solution.free_symbols))])) < 1e-12, d.name
+    # a display form that is not the solution is refused
+    with pytest.raises(RuntimeError, match="display form differs"):
+        S.Derivation("x", sp.Eq(S.t, 1), S.t, sp.Integer(1), display=sp.Integer(2))
+    iso = S.collapse_time_isotropic().latex
+    assert r"\ln{\left(\frac{\sigma^{2}}{e^{2 \alpha} - 1} + 1 \right)}" in iso and "log" not in iso
+    assert r"\ln P" in S.critical_tau_block().latex and " L " not in S.critical_tau_block().latex + " "
+
+
+def test_tex_and_markdown_reports(tmp_path):
+    import shutil
+    import subprocess
+
+    tex = S.latex_report("tex")
+    assert tex.count("\\label{eq:") == len(S.all_derivations()) and tex.rstrip().endswith("\\end{document}")
+    assert tex.count("{") - tex.count("\\{") == tex.count("}") - tex.count("\\}")
+    md = S.latex_report("md")
+    assert md.count("$$") == 2 * len(S.all_derivations()) and "Source: docs/" in md
+    with pytest.raises(ValueError, match="fmt"):
+        S.latex_report("html")
+    engine = next((e for e in ("pdflatex", "lualatex", "xelatex") if shutil.which(e)), None)
+    if engine is None:
+        pytest.skip("no LaTeX engine on PATH: the derivations document is checked for structure only")
+    (tmp_path / "d.tex").write_text(tex)
+    proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_docs_derivations_page_is_current():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "derivations.md"
+    assert page.read_text() == S.latex_report("md"), "regenerate: regimes theory latex --format md --out docs/derivations.md"

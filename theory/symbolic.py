@@ -35,24 +35,70 @@ q = sp.Symbol("q", real=True)
 SYMBOLS = {"t": t, "alpha": alpha, "sigma": sigma, "mu": mu, "N": N, "lambda": lam}
 
 
+#: How symbols print: ``L`` (``ln P`` in the subspace rules) prints as ``\ln P``.
+_LATEX_NAMES = {sp.Symbol("L", positive=True): r"\ln P"}
+
+
 @dataclass(frozen=True)
 class Derivation:
-    """A solved defining equation. ``solution`` is the expression for ``variable``."""
+    """A solved defining equation. ``solution`` is sympy's expression for ``variable``;
+    ``display`` is the form a paper would print, checked equal to ``solution`` (symbolically, or at
+    random points where simplification cannot decide); ``source`` says where the equation is
+    derived or cited; ``where`` defines its symbols."""
 
     name: str
     equation: sp.Eq
     variable: sp.Symbol
     solution: sp.Expr
+    display: sp.Expr | None = None
+    source: str = ""
+    where: str = ""
+
+    def __post_init__(self):
+        if self.display is not None and not _same(self.display, self.solution):
+            raise RuntimeError(f"{self.name}: the display form differs from the solution")
+
+    def _tex(self, expr) -> str:
+        return sp.latex(expr, ln_notation=True, symbol_names=_LATEX_NAMES)
+
+    @property
+    def latex_parts(self) -> tuple[str, str]:
+        """The defining equation and ``variable = display`` in LaTeX (``ln`` for the natural log)."""
+        shown = self.display if self.display is not None else self.solution
+        return self._tex(self.equation), f"{self._tex(self.variable)} = {self._tex(shown)}"
 
     @property
     def latex(self) -> str:
-        """The derivation as a LaTeX ``align*`` block."""
-        return f"{sp.latex(self.equation)} \\;\\Rightarrow\\; {sp.latex(self.variable)} = {sp.latex(self.solution)}"
+        """``equation => variable = display`` in LaTeX, on one line."""
+        lhs, rhs = self.latex_parts
+        return f"{lhs} \\;\\Rightarrow\\; {rhs}"
+
+    @property
+    def label(self) -> str:
+        """A LaTeX label: the name in lower case, words joined by hyphens."""
+        return "eq:" + "-".join("".join(c if c.isalnum() else " " for c in self.name.lower()).split())
 
     def lambdify(self, *args: sp.Symbol):
         """A numpy function of ``args`` (default: the free symbols sorted by name)."""
         syms = args or tuple(sorted(self.solution.free_symbols, key=lambda s: s.name))
         return sp.lambdify(syms, self.solution, "numpy")
+
+
+def _same(a: sp.Expr, b: sp.Expr) -> bool:
+    """``a == b`` as functions: ``simplify(a - b) == 0``, or agreement to 1e-12 at 20 random points
+    of the positive orthant (where simplify cannot decide; the symbols are positive)."""
+    if sp.simplify(a - b) == 0:
+        return True
+    import random
+
+    rng = random.Random(0)
+    syms = sorted((a - b).free_symbols, key=lambda x: x.name)
+    for _ in range(20):
+        point = {x: sp.Float(rng.uniform(0.1, 3.0), 30) for x in syms}
+        va, vb = complex(a.subs(point).evalf(30)), complex(b.subs(point).evalf(30))
+        if abs(va - vb) > 1e-12 * max(1.0, abs(vb)):
+            return False
+    return True
 
 
 def _delta(tt):
@@ -87,7 +133,9 @@ def excess_entropy_gaussian_direction() -> Derivation:
     if sp.simplify(ratio.subs(y, sp.exp(-2 * t)) - (1 + lam / (sp.exp(2 * t) - 1))) != 0:
         raise RuntimeError("excess-entropy simplification failed")
     solution = alpha - sp.log(1 + lam / (sp.exp(2 * t) - 1)) / 2
-    return Derivation("excess entropy per Gaussian direction", sp.Eq(f, defining), f, solution)
+    return Derivation("excess entropy per Gaussian direction", sp.Eq(f, defining), f, solution,
+                      source="docs/gaussian-mixture.md, Collapse (entropy of a Gaussian direction) [BBBM24]",
+                      where="lambda: the direction's variance; alpha = ln P / N")
 
 
 @lru_cache(maxsize=None)
@@ -97,7 +145,9 @@ def collapse_time_isotropic() -> Derivation:
     # f = 0  <=>  exp(2 (alpha - f)) = exp(2 alpha), an algebraic equation in y = e^{-2t}.
     sol = _solve_for_t(sp.exp(2 * (alpha - f)) - sp.exp(2 * alpha))
     sol = sp.simplify(sp.log(sp.simplify(sp.exp(2 * sol))) / 2)
-    return Derivation("collapse time, isotropic", sp.Eq(f, 0), t, sol)
+    display = sp.log(1 + sigma**2 / (sp.exp(2 * alpha) - 1)) / 2
+    return Derivation("collapse time, isotropic", sp.Eq(f, 0), t, sol, display,
+                      source="docs/gaussian-mixture.md, Collapse [BBBM24]", where="sigma^2: the variance of every direction")
 
 
 @lru_cache(maxsize=None)
@@ -112,7 +162,10 @@ def speciation_time_hessian() -> Derivation:
     log_p = -(q**2) / (2 * gamma) + sp.log(sp.cosh(q * m * sp.exp(-t) / gamma))
     hessian = sp.simplify(sp.diff(log_p, q, 2).subs(q, 0))
     sol = _solve_for_t(sp.numer(sp.together(hessian)))
-    return Derivation("speciation time, Hessian (bimodality)", sp.Eq(sp.Symbol("H_{mm}(0)"), hessian), t, sol)
+    return Derivation("speciation time, Hessian (bimodality)", sp.Eq(sp.Symbol("H_{mm}(0)"), hessian), t, sol,
+                      sp.log(N * mu**2 + 1 - sigma**2) / 2,
+                      source="docs/gaussian-mixture.md, Speciation (bimodality of P_t along m)",
+                      where="|m|^2 = mu^2 N: the class means' squared norm; sigma: the within-class standard deviation")
 
 
 @lru_cache(maxsize=None)
@@ -124,7 +177,10 @@ def speciation_time_curvature() -> Derivation:
     score_par = -q / gamma + m * sp.exp(-t) / gamma * sp.tanh(q * m * sp.exp(-t) / gamma)
     slope = sp.simplify(sp.diff(q + 2 * score_par, q).subs(q, 0))
     sol = _solve_for_t(sp.numer(sp.together(slope)))
-    return Derivation("speciation time, drift curvature", sp.Eq(sp.Symbol("V''(0)"), -slope), t, sol)
+    display = sp.log(N * mu**2 + sp.sqrt(N**2 * mu**4 + (1 - sigma**2) ** 2)) / 2
+    return Derivation("speciation time, drift curvature", sp.Eq(sp.Symbol("V''(0)"), -slope), t, sol, display,
+                      source="docs/gaussian-mixture.md, Speciation (stability of the backward drift at the origin)",
+                      where="|m|^2 = mu^2 N; sigma: the within-class standard deviation")
 
 
 @lru_cache(maxsize=None)
@@ -132,7 +188,9 @@ def speciation_time_eigenvalue() -> Derivation:
     """Leading order: signal ``Lambda e^{-2t}`` equals one unit of noise -> ``t_S = (1/2) ln Lambda``."""
     Lambda = sp.Symbol("Lambda", positive=True)
     sol = sp.solve(sp.Eq(Lambda * sp.exp(-2 * t), 1), t)[0]
-    return Derivation("speciation time, top eigenvalue", sp.Eq(Lambda * sp.exp(-2 * t), 1), t, sp.simplify(sol))
+    return Derivation("speciation time, top eigenvalue", sp.Eq(Lambda * sp.exp(-2 * t), 1), t, sp.simplify(sol),
+                      sp.log(Lambda) / 2, source="docs/gaussian-mixture.md, Speciation [BBBM24]",
+                      where="Lambda: the largest eigenvalue of the data covariance")
 
 
 @lru_cache(maxsize=None)
@@ -148,16 +206,22 @@ def critical_tau_gauss_rem() -> Derivation:
     positive = [r for r in roots if r.subs({s: 1, g: 1, S2: 2, L: 3}).evalf() > 0]
     if len(positive) != 1:
         raise RuntimeError(f"expected one positive root, got {roots}")
-    return Derivation("critical noise, per-direction Gaussian REM", equation, tau, sp.simplify(positive[0]))
+    display = (s + sp.sqrt(s**2 + 4 * L * g * S2)) / (4 * L)
+    return Derivation("critical noise, per-direction Gaussian REM", equation, tau, sp.simplify(positive[0]), display,
+                      source="docs/subspaces.md, The two rules [AVS+24]",
+                      where="s: the direction's variance; S_2: the sum of squared variances; g = 1 (g = 0 for "
+                            "sphere-projected data); tau: the noise variance")
 
 
 @lru_cache(maxsize=None)
 def critical_tau_block() -> Derivation:
     """Exact annealed per-block rule: ``ln P = (d/2) ln(1 + s/tau)``."""
-    tau, s, d, L = sp.symbols("tau s d L", positive=True)
+    tau, s, d, L = sp.symbols("tau s d L", positive=True)  # L = ln P
     equation = sp.Eq(L, d / 2 * sp.log(1 + s / tau))
     (root,) = sp.solve(equation, tau)
-    return Derivation("critical noise, exact per-block rule", equation, tau, sp.simplify(root))
+    return Derivation("critical noise, exact per-block rule", equation, tau, sp.simplify(root),
+                      s / (sp.exp(2 * L / d) - 1), source="docs/subspaces.md, The two rules (annealed per block)",
+                      where="d, s: the block's dimension and variance; tau: the noise variance")
 
 
 @lru_cache(maxsize=None)
@@ -169,7 +233,9 @@ def hmm_collapse_orthogonal() -> Derivation:
     i_of_g = sp.Rational(1, 2) * aD * sp.log(1 + g / aD)
     equation = sp.Eq(alpha, i_of_g)
     (root,) = sp.solve(equation, g)
-    return Derivation("collapse signal-to-noise, hidden manifold with orthogonal F", equation, g, sp.simplify(root))
+    return Derivation("collapse signal-to-noise, hidden manifold with orthogonal F", equation, g, sp.simplify(root),
+                      aD * (sp.exp(2 * alpha / aD) - 1), source="docs/hmm.md, 2. Collapse, onset, basin",
+                      where="g = 1/(e^{2t} - 1): the signal-to-noise ratio; alpha_D = D/N")
 
 
 @lru_cache(maxsize=None)
@@ -180,7 +246,10 @@ def hmm_collapse_small_alpha_D() -> Derivation:
     (g_c,) = sp.solve(equation, g)
     sol = sp.log(1 + 1 / g_c) / 2  # t = (1/2) ln(1 + 1/g)
     equation = equation.subs(g, 1 / (sp.exp(2 * t) - 1))
-    return Derivation("collapse time, hidden manifold, alpha_D -> 0", equation, t, sp.simplify(sol))
+    display = sp.log(1 + kappa / (aD * (sp.exp(2 * alpha / aD) - 1))) / 2
+    return Derivation("collapse time, hidden manifold, alpha_D -> 0", equation, t, sp.simplify(sol), display,
+                      source="docs/hmm.md, 2. Collapse, onset, basin (the alpha_D -> 0 limit)",
+                      where="kappa = E[phi~'(h)^2]; alpha_D = D/N")
 
 
 def all_derivations() -> list[Derivation]:
@@ -198,11 +267,41 @@ def all_derivations() -> list[Derivation]:
     ]
 
 
-def latex_report() -> str:
-    """All derivations as a LaTeX ``align*`` block, one line each with its name as a comment."""
-    lines = ["\\begin{align*}"]
-    for d in all_derivations():
-        lines.append(f"% {d.name}")
-        lines.append(f"&{d.latex} \\\\")
-    lines.append("\\end{align*}")
-    return "\n".join(lines)
+def latex_report(fmt: str = "align") -> str:
+    """All derivations: ``"align"`` (one ``align*`` block, each line's name as a comment),
+    ``"tex"`` (a complete document, one labelled equation per derivation with its source and
+    symbols) or ``"md"`` (Markdown with ``$$...$$``)."""
+    if fmt == "align":
+        lines = ["\\begin{align*}"]
+        for d in all_derivations():
+            lines.append(f"% {d.name}")
+            lines.append(f"&{d.latex} \\\\")
+        lines.append("\\end{align*}")
+        return "\n".join(lines)
+    if fmt == "tex":
+        out = ["\\documentclass{article}", "\\usepackage{amsmath}", "\\usepackage[margin=2cm]{geometry}",
+               "\\begin{document}", "\\section*{diffusion-regimes: closed forms (sympy derivations)}"]
+        for d in all_derivations():
+            lhs, rhs = d.latex_parts
+            out += [f"\\paragraph{{{_tex_text(d.name)}.}} {_tex_text(d.source)}. Symbols: {_tex_text(d.where)}.",
+                    "\\begin{equation}", f"\\label{{{d.label}}}", "\\begin{aligned}", f"& {lhs} \\\\",
+                    f"\\Rightarrow\\; & {rhs}", "\\end{aligned}", "\\end{equation}"]
+        out.append("\\end{document}")
+        return "\n".join(out) + "\n"
+    if fmt == "md":
+        out = ["# Closed forms (sympy derivations)", "",
+               "Generated by `regimes theory latex --format md`; each equation is solved by sympy from its "
+               "defining equation (left) and the printed form is checked equal to sympy's solution.", ""]
+        for d in all_derivations():
+            out += [f"## {d.name}", "", f"Source: {d.source}. Symbols: {d.where}.", "", f"$$ {d.latex} $$", ""]
+        return "\n".join(out)
+    raise ValueError(f"fmt must be 'align', 'tex' or 'md', got {fmt!r}")
+
+
+def _tex_text(text: str) -> str:
+    """Plain text for a LaTeX paragraph: specials escaped, ``x_y`` and ``x^2`` kept as text."""
+    out = []
+    for ch in text:
+        out.append({"_": "\\_", "^": "\\^{}", "%": "\\%", "&": "\\&", "#": "\\#", "~": "\\~{}",
+                    "$": "\\$"}.get(ch, ch))
+    return "".join(out)

@@ -115,6 +115,10 @@ def _run_compare(name: str, out, no_resume: bool, quiet: bool, **overrides):
     click.echo(exp.to_markdown(result.table))
     click.echo(f"\n{exp.summary_line(result.table)}; {elapsed:.1f} s; results in {out}/ "
                f"(table.csv, table.md, table.tex, {', '.join(f + '.png' for f in result.figures)})")
+    if result.caveats:
+        from .table import caveat_lines
+
+        click.echo(caveat_lines(result.caveats), nl=False)
 
 
 def _register_compare(name: str):
@@ -562,6 +566,10 @@ def _plot_linear_denoiser_grid(table, name: str, path) -> None:
     save_figure(fig, path)
 
 
+_HMM_CAVEATS = ("t_g uses a reconstructed definition: the minimiser of the kernel estimate's test cross-entropy "
+                "(docs/hmm.md, section 3; medium-low confidence)",)
+
+
 @theory_group.command("hmm")
 @click.option("--alpha", required=True, help="alpha = ln P / N." + _RANGE_HELP)
 @click.option("--alpha-D", "alpha_D", required=True, help="Latent dimension ratio D / N." + _RANGE_HELP)
@@ -621,6 +629,8 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         finally:
             bar.close()
         _echo_grid_table(table, "json" if as_json else fmt)
+        for caveat in _HMM_CAVEATS:  # on stderr: stdout stays a clean table
+            click.echo(f"caveat: {caveat}", err=True)
         if plot_path is not None:
             _plot_hmm_grid(table, varying, phi, plot_path)
             click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
@@ -635,6 +645,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     for key in ("t_c", "t_o", "t_g"):
         out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
     out["t_g_definition"] = "reconstructed (docs/hmm.md): minimiser of the kernel estimate's test NLL"
+    out["caveats"] = list(_HMM_CAVEATS)
     if basin_at:
         out["basin"] = [{"t": t, "r_star": cached_basin(t, alpha, alpha_D, phi, spectrum=spectrum, model=model,
                                                         cache_dir=cache)} for t in basin_at]
@@ -647,6 +658,8 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
     for row in out.get("basin", []):
         click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
+    for caveat in _HMM_CAVEATS:
+        click.echo(f"caveat: {caveat}")
 
 
 def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:

@@ -133,6 +133,7 @@ class Reconciliation:
     rows: list
     theory: dict
     extra: dict = field(default_factory=dict)
+    caveats: list = field(default_factory=list)  # run-dependent caveats, after the experiment's own
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -154,7 +155,9 @@ class SimulationResult:
 class ExperimentResult:
     """``table`` (tidy DataFrame in the common schema), ``theory`` (JSON-ready predictions),
     ``figures`` (name -> matplotlib Figure), ``raw`` (stage -> arrays), ``timings`` (stage ->
-    seconds), ``cached`` (stage -> loaded from ``OUT/raw`` instead of computed)."""
+    seconds), ``cached`` (stage -> loaded from ``OUT/raw`` instead of computed), ``caveats``
+    (reconstructed definitions, approximations and artefacts the numbers carry: every output
+    repeats them)."""
 
     name: str
     preset: dict
@@ -164,6 +167,7 @@ class ExperimentResult:
     raw: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     cached: dict = field(default_factory=dict)
+    caveats: list = field(default_factory=list)
 
 
 class Experiment(ABC):
@@ -172,6 +176,8 @@ class Experiment(ABC):
     name: ClassVar[str]
     preset_type: ClassVar[type]
     version: ClassVar[int] = 1
+    #: What a reader of any output must know: reconstructed definitions, approximations, artefacts.
+    caveats: ClassVar[tuple[str, ...]] = ()
 
     def setup(self, preset) -> Any:
         """Objects shared by the stages and the reconciliation (built once per run)."""
@@ -307,7 +313,8 @@ def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: boo
     sim = simulate_experiment(experiment, preset, out, resume=resume, progress=progress, log=log, setup=setup)
     rec = experiment.reconcile(preset, setup, sim.raw)
     result = ExperimentResult(experiment.name, dataclasses.asdict(preset), rec.table, rec.theory, raw=sim.raw,
-                              timings=sim.timings, cached=sim.cached)
+                              timings=sim.timings, cached=sim.cached,
+                              caveats=list(experiment.caveats) + list(rec.caveats))
     result.figures = experiment.figures(preset, setup, sim.raw, rec)
     if out is not None:
         write_outputs(out, result)
@@ -319,8 +326,9 @@ def write_outputs(out, result: ExperimentResult) -> None:
     from .plots import save_figure
 
     out = Path(out)
-    write_table(result.table, out)
-    atomic_write_text(out / "theory.json", json.dumps(to_json_ready(result.theory), indent=2))
+    write_table(result.table, out, caveats=result.caveats)
+    theory = {"caveats": result.caveats, **result.theory}
+    atomic_write_text(out / "theory.json", json.dumps(to_json_ready(theory), indent=2))
     atomic_write_text(out / "preset.json", json.dumps(result.preset, indent=2))
     for name, fig in result.figures.items():
         save_figure(fig, out / f"{name}.png")

@@ -28,7 +28,7 @@ import pandas as pd
 from .io import atomic_write_text
 from .latex import tabular
 
-__all__ = ["ComparisonRow", "make_table", "write_table", "to_markdown", "to_latex", "COLUMNS"]
+__all__ = ["ComparisonRow", "make_table", "write_table", "to_markdown", "to_latex", "caveat_lines", "COLUMNS"]
 
 COLUMNS = ["quantity", "symbol", "theory", "measured", "ci_low", "ci_high", "confidence",
            "rel_error", "tolerance", "in_interval", "within_tolerance", "agrees", "note"]
@@ -170,18 +170,26 @@ TEX_HEADERS = {"ci_low": "CI low", "ci_high": "CI high", "rel_error": "rel. erro
                "within_tolerance": "within tolerance"}
 
 
-def to_latex(df: pd.DataFrame) -> str:
+def to_latex(df: pd.DataFrame, caveats=()) -> str:
     """The table as a booktabs ``tabular`` (no notes; symbols in math mode, text escaped), ready
-    for ``\\input`` in a document that loads ``booktabs``."""
+    for ``\\input`` in a document that loads ``booktabs``; ``caveats`` as comment lines above it."""
     numeric = ("theory", "measured", "ci_low", "ci_high", "confidence", "rel_error", "tolerance")
-    return tabular(_format(df).drop(columns=["note"]), headers=TEX_HEADERS, numeric_columns=numeric)
+    head = "".join(f"% caveat: {' '.join(str(c).split())}\n" for c in caveats)
+    return head + tabular(_format(df).drop(columns=["note"]), headers=TEX_HEADERS, numeric_columns=numeric)
 
 
-def write_table(df: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``table.csv`` (full precision), ``table.md`` and ``table.tex`` atomically."""
+def caveat_lines(caveats) -> str:
+    """``caveats`` as Markdown/terminal lines (empty without any)."""
+    return "".join(f"caveat: {c}\n" for c in caveats)
+
+
+def write_table(df: pd.DataFrame, out_dir: str | Path, *, caveats=()) -> dict[str, Path]:
+    """Write ``table.csv`` (full precision; per-row caveats are in its ``note`` column),
+    ``table.md`` (caveats below the table) and ``table.tex`` (caveats as comments) atomically."""
     out_dir = Path(out_dir)
+    md = to_markdown(df) + "\n" + ("\n" + caveat_lines(caveats) if caveats else "")
     return {
         "csv": atomic_write_text(out_dir / "table.csv", df.to_csv(index=False)),
-        "md": atomic_write_text(out_dir / "table.md", to_markdown(df) + "\n"),
-        "tex": atomic_write_text(out_dir / "table.tex", to_latex(df)),
+        "md": atomic_write_text(out_dir / "table.md", md),
+        "tex": atomic_write_text(out_dir / "table.tex", to_latex(df, caveats)),
     }

@@ -84,3 +84,34 @@ def test_table_tex_compiles(tmp_path):
                                                              "doc.tex"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_caveats_travel_with_every_output(tmp_path):
+    from compare.driver import write_outputs
+    from compare.table import write_table
+
+    df = _table()
+    paths = write_table(df, tmp_path, caveats=["t_g uses a reconstructed definition (50% confidence)"])
+    assert "caveat: t_g uses a reconstructed definition" in paths["md"].read_text()
+    tex = paths["tex"].read_text()
+    assert tex.startswith("% caveat: t_g uses a reconstructed definition (50% confidence)\n")
+    assert "caveat" not in paths["csv"].read_text()  # the CSV stays a data table
+
+    from compare.driver import ExperimentResult
+
+    result = ExperimentResult("x", {}, df, {"t_c": 1.0}, caveats=["an approximation"])
+    write_outputs(tmp_path / "run", result)
+    import json
+
+    theory = json.loads((tmp_path / "run" / "theory.json").read_text())
+    assert theory["caveats"] == ["an approximation"] and theory["t_c"] == 1.0
+
+
+def test_experiments_declare_their_caveats():
+    from compare.registry import EXPERIMENTS
+
+    for name in ("hmm", "networks", "digits", "patches", "subspaces", "gaussian-mixture"):
+        caveats = EXPERIMENTS[name].definition.caveats
+        assert caveats and all(isinstance(c, str) and c for c in caveats), name
+        assert any("docs/" in c for c in caveats), name  # each points at where it is explained
+    assert any("reconstructed" in c for c in EXPERIMENTS["hmm"].definition.caveats)

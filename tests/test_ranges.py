@@ -72,6 +72,7 @@ def test_cli_hmm_over_a_range_and_a_plane(tmp_path, capsys):
     assert table["converged"].all()
     assert main(["theory", "hmm", "--alpha", str(table["alpha"][2]), "--alpha-D", "0.25", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
+    assert any("reconstructed" in c for c in one["caveats"])  # the t_g caveat travels with the result
     for key in ("t_c", "t_o", "t_g"):
         assert table[key][2] == pytest.approx(one[key], rel=1e-12)
     plane = tmp_path / "phase.png"

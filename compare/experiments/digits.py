@@ -32,6 +32,10 @@ class Digits(Experiment):
     """Two classes of scikit-learn's digits against the spectrum's t_S and both t_C estimates."""
 
     name = "digits"
+    caveats = (
+        't_C (Gaussian) treats the data as Gaussian with their empirical spectrum, an approximation that '
+        'missed the measured collapse by tens of percent on real data (docs/real-data.md)',
+    )
     preset_type = DigitsPreset
     version = 2
 

@@ -41,6 +41,12 @@ class GaussianMixture(Experiment):
     """Two-class Gaussian mixture: speciation by cloning, collapse with the empirical score."""
 
     name = "gaussian-mixture"
+    caveats = (
+        'verdicts at one N, some within a stated tolerance (docs/verdicts.md); '
+        '`regimes scale gaussian-mixture` tests the limit N -> infinity without tolerances',
+        'collapse rows are measured with the preset\'s sampler steps down to t = 0.05 (--steps, 250 by '
+        'default); coarser steps bias the measured condensation low (docs/gaussian-mixture.md)',
+    )
     preset_type = GaussianMixturePreset
     version = 3
 

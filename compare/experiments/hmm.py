@@ -124,6 +124,11 @@ class HiddenManifold(Experiment):
     size scan of the first configuration."""
 
     name = "hmm"
+    caveats = (
+        "t_g and tau_g use a reconstructed definition: the minimiser of the kernel estimate's test cross-"
+        'entropy (docs/hmm.md, section 3; medium-low confidence)',
+        'times for nonlinear phi are replica-symmetric predictions',
+    )
     preset_type = HmmPreset
     version = 4
 

@@ -54,6 +54,10 @@ class Networks(Experiment):
     """Trained MLP denoisers against the exact empirical score and the theory t_C."""
 
     name = "networks"
+    caveats = (
+        "where no network memorises (P = 512 in the preset), the measured 'collapse' is only the last sampler"
+        " steps' nearest training point, not a collapse (docs/networks.md)",
+    )
     preset_type = NetworksPreset
     version = 2
 

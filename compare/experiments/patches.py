@@ -28,6 +28,10 @@ class Patches(Experiment):
     """k x k image patches at several P: predicted t_C(P) against measured collapse."""
 
     name = "patches"
+    caveats = (
+        't_C (Gaussian) treats the data as Gaussian with their empirical spectrum, an approximation that '
+        'missed the measured collapse by tens of percent on real data (docs/real-data.md)',
+    )
     preset_type = PatchesPreset
     version = 2
 

@@ -58,6 +58,10 @@ class Subspaces(Experiment):
     """Per-subspace critical times of linear-manifold data [AVS+24]."""
 
     name = "subspaces"
+    caveats = (
+        'measured with the exact empirical score only, at small N; [AVS+24] made its case with trained '
+        'networks (docs/subspaces.md)',
+    )
     preset_type = SubspacesPreset
     version = 2
 

@@ -105,16 +105,18 @@ def compare_group():
     """
 
 
-def _run_compare(name: str, out, no_resume: bool, quiet: bool, **overrides):
+def _run_compare(name: str, out, no_resume: bool, quiet: bool, *, figure_formats=("png",), **overrides):
     exp = get_experiment(name)
     preset = _build_preset(exp, overrides)
     out = Path(out) if out else Path("regimes-out") / name
     t0 = time.perf_counter()
-    result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet))
+    result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
+                     figure_formats=figure_formats)
     elapsed = time.perf_counter() - t0
     click.echo(exp.to_markdown(result.table))
+    figures = ", ".join(f"{f}.{fmt}" for f in result.figures for fmt in figure_formats)
     click.echo(f"\n{exp.summary_line(result.table)}; {elapsed:.1f} s; results in {out}/ "
-               f"(table.csv, table.md, table.tex, {', '.join(f + '.png' for f in result.figures)})")
+               f"(table.csv, table.md, table.tex, {figures})")
     if result.caveats:
         from .table import caveat_lines
 
@@ -126,9 +128,12 @@ def _register_compare(name: str):
 
     @compare_group.command(name, help=f"{exp.description}")
     @_common_run_options
+    @click.option("--figure-format", "figure_format", type=click.Choice(["png", "pdf", "svg", "png+pdf"]),
+                  default="png", show_default=True, help="Figure files: PNG for the screen, PDF or SVG (vector) "
+                                                         "for papers, or both PNG and PDF.")
     @_preset_options(exp.preset)
-    def command(out, no_resume, quiet, **overrides):
-        _run_compare(name, out, no_resume, quiet, **overrides)
+    def command(out, no_resume, quiet, figure_format, **overrides):
+        _run_compare(name, out, no_resume, quiet, figure_formats=tuple(figure_format.split("+")), **overrides)
 
     return command
 
@@ -315,6 +320,10 @@ def _echo_grid_table(table, fmt) -> None:
 def _varying(grid: dict, plot_path, most: int) -> list[str]:
     """The parameters with more than one value; --plot needs between 1 and ``most`` of them."""
     varying = [k for k, v in grid.items() if len(v) > 1]
+    if plot_path is not None:
+        from .plots import figure_format
+
+        figure_format(plot_path)  # a bad suffix is refused before anything is computed
     if plot_path is not None and not 1 <= len(varying) <= most:
         raise InputError(f"--plot draws against {'one or two varying parameters' if most == 2 else 'one varying parameter'}"
                          f"; {len(varying)} vary ({', '.join(varying) or 'none'})")

@@ -305,9 +305,10 @@ def simulate_experiment(experiment: Experiment, preset=None, out=None, *, stages
 
 
 def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: bool = True, progress: bool = False,
-        log: Callable[[str], None] | None = None) -> ExperimentResult:
+        log: Callable[[str], None] | None = None, figure_formats=("png",)) -> ExperimentResult:
     """Simulate, reconcile with theory, draw; with ``out`` write the table, ``theory.json``,
-    ``preset.json`` and the figures (atomically)."""
+    ``preset.json`` and the figures (atomically, one file per figure and format in
+    ``figure_formats``: ``png``, ``pdf``, ``svg``)."""
     preset = _validated(experiment, preset)
     setup = experiment.setup(preset)
     sim = simulate_experiment(experiment, preset, out, resume=resume, progress=progress, log=log, setup=setup)
@@ -317,12 +318,13 @@ def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: boo
                               caveats=list(experiment.caveats) + list(rec.caveats))
     result.figures = experiment.figures(preset, setup, sim.raw, rec)
     if out is not None:
-        write_outputs(out, result)
+        write_outputs(out, result, figure_formats)
     return result
 
 
-def write_outputs(out, result: ExperimentResult) -> None:
-    """``table.{csv,md,tex}``, ``theory.json``, ``preset.json`` and one PNG per figure, atomically."""
+def write_outputs(out, result: ExperimentResult, figure_formats=("png",)) -> None:
+    """``table.{csv,md,tex}``, ``theory.json``, ``preset.json`` and each figure in each of
+    ``figure_formats``, atomically."""
     from .plots import save_figure
 
     out = Path(out)
@@ -331,4 +333,5 @@ def write_outputs(out, result: ExperimentResult) -> None:
     atomic_write_text(out / "theory.json", json.dumps(to_json_ready(theory), indent=2))
     atomic_write_text(out / "preset.json", json.dumps(result.preset, indent=2))
     for name, fig in result.figures.items():
-        save_figure(fig, out / f"{name}.png")
+        for fmt in figure_formats:
+            save_figure(fig, out / f"{name}.{fmt}")

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .io import atomic_write_bytes
 
-__all__ = ["new_figure", "save_figure", "error_bars"]
+__all__ = ["new_figure", "save_figure", "error_bars", "figure_format", "figure_problems", "FIGURE_FORMATS"]
 
 THEORY_COLOR = "#1f4e79"
 MEASURED_COLOR = "#c0392b"
@@ -35,8 +35,63 @@ def error_bars(value, low, high):
     return np.nan_to_num(np.clip([value - low, high - value], 0.0, None))
 
 
+#: Figure file formats, by suffix: PNG for the screen, PDF and SVG (vector) for papers.
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def figure_format(path: str | Path) -> str:
+    """The format a figure path asks for (its suffix); a ``ValueError`` naming the allowed ones."""
+    from theory.validation import InputError
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FIGURE_FORMATS:
+        raise InputError(f"plot file must end in {', '.join('.' + f for f in FIGURE_FORMATS)}, got {str(path)!r}")
+    return suffix
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Render ``fig`` as PNG and write it atomically to ``path``."""
+    """Render ``fig`` in the format its suffix names (PNG, PDF or SVG) and write it atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=figure_format(path))
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def figure_problems(fig: Figure) -> list[str]:
+    """What a referee would flag that can be checked automatically: an axes without x or y label,
+    a figure without any title, non-finite axis limits, drawn data outside the limits, several
+    labelled artists without a legend. Empty when none."""
+    import numpy as np
+
+    problems = []
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    if not (fig._suptitle is not None and fig._suptitle.get_text()) and not any(ax.get_title() for ax in axes):
+        problems.append("no title")
+    for k, ax in enumerate(axes):
+        if not ax.has_data():
+            continue
+        name = ax.get_title() or f"axes {k}"
+        # a twin axes shares the other coordinate's label with its sibling
+        xlabel = any(a.get_xlabel() for a in ax.get_shared_x_axes().get_siblings(ax))
+        ylabel = any(a.get_ylabel() for a in ax.get_shared_y_axes().get_siblings(ax))
+        if not xlabel or not ylabel:
+            problems.append(f"{name}: missing axis label")
+        limits = np.array([*ax.get_xlim(), *ax.get_ylim()], dtype=float)
+        if not np.all(np.isfinite(limits)):
+            problems.append(f"{name}: non-finite axis limits")
+            continue
+        x0, x1 = sorted(ax.get_xlim())
+        y0, y1 = sorted(ax.get_ylim())
+        for line in ax.get_lines():
+            if line.get_transform() != ax.transData:  # axvline / axhline: one coordinate in axes units
+                continue
+            xs, ys = (np.asarray(v, dtype=float) for v in line.get_data())
+            ok = np.isfinite(xs) & np.isfinite(ys)
+            if ok.any() and (xs[ok].min() < x0 - 1e-9 * abs(x0) or xs[ok].max() > x1 + 1e-9 * abs(x1)
+                             or ys[ok].min() < y0 - 1e-9 * abs(y0) or ys[ok].max() > y1 + 1e-9 * abs(y1)):
+                if not line.get_label().startswith("_"):
+                    problems.append(f"{name}: '{line.get_label()}' extends outside the axis limits")
+        labelled = [h for h in ax.get_lines() + ax.collections + ax.containers
+                    if not str(getattr(h, "get_label", lambda: "_")()).startswith("_")]
+        if len(labelled) > 1 and ax.get_legend() is None and not fig.legends:
+            problems.append(f"{name}: {len(labelled)} labelled series without a legend")
+    return problems

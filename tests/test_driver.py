@@ -128,3 +128,16 @@ def test_internal_error_traceback_in_a_subprocess():
             "main(['theory', 'gaussian-mixture', '--N', '8', '--P', '9'])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "LinAlgError" in proc.stderr
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_figures_pass_the_automatic_referee_checks(name):
+    # titles, axis labels, finite limits covering the data, legends: compare.plots.figure_problems
+    from compare.plots import figure_problems
+
+    spec = get_experiment(name)
+    result = spec.run(spec.preset(**TINY[name]))
+    assert result.figures
+    for fname, fig in result.figures.items():
+        assert figure_problems(fig) == [], (name, fname)
+    assert result.caveats == list(spec.definition.caveats)

@@ -115,3 +115,46 @@ def test_experiments_declare_their_caveats():
         assert caveats and all(isinstance(c, str) and c for c in caveats), name
         assert any("docs/" in c for c in caveats), name  # each points at where it is explained
     assert any("reconstructed" in c for c in EXPERIMENTS["hmm"].definition.caveats)
+
+
+def test_figure_checks_flag_what_a_referee_would():
+    from compare.plots import figure_problems, new_figure
+
+    fig, ax = new_figure()
+    ax.plot([1, 2], [1, 2], label="a")
+    ax.plot([1, 2], [2, 3], label="b")
+    ax.set_xlim(1, 1.5)
+    problems = figure_problems(fig)
+    assert "no title" in problems and any("missing axis label" in p for p in problems)
+    assert any("outside the axis limits" in p for p in problems) and any("without a legend" in p for p in problems)
+    ax.set_xlim(0.5, 2.5)
+    ax.set_title("t")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.axvline(2.0, label="_vertical")  # a line in axes units is not data outside the limits
+    ax.legend()
+    assert figure_problems(fig) == []
+
+
+def test_save_figure_writes_the_format_its_suffix_names(tmp_path):
+    from compare.plots import new_figure, save_figure
+
+    fig, ax = new_figure()
+    ax.plot([0, 1], [0, 1])
+    assert save_figure(fig, tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+    assert save_figure(fig, tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="plot file must end in .png, .pdf, .svg"):
+        save_figure(fig, tmp_path / "a.jpg")
+
+
+def test_compare_writes_pdf_figures_and_checks_plot_suffixes_first(tmp_path, capsys):
+    from compare.cli import main
+
+    out = tmp_path / "ld"
+    assert main(["compare", "linear-denoiser", "--n", "4,12", "--repeats", "20", "--fresh", "100", "--out", str(out),
+                 "--figure-format", "png+pdf", "--quiet"]) == 0
+    assert (out / "variance.pdf").read_bytes().startswith(b"%PDF") and (out / "variance.png").exists()
+    assert "variance.pdf" in capsys.readouterr().out
+    assert main(["theory", "linear-denoiser", "--d", "10", "--T", "1", "--ell", "1", "--n", "13,20",
+                 "--plot", str(tmp_path / "v.jpg")]) == 2
+    assert "plot file must end in .png, .pdf, .svg" in capsys.readouterr().err

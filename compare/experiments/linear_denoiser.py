@@ -117,6 +117,8 @@ def _figures(preset, model, fits):
     ax.set_yscale("log")
     ax.set_xlabel("training-set size n")
     ax.set_ylabel("generated variance per dimension")
+    ax.set_title(f"Linear denoiser: generated variance, d = {preset.d}, T = {preset.T}, ell = {preset.ell}",
+                 fontsize=9)
     ax.legend(fontsize=8)
     figs["variance"] = fig
     return figs

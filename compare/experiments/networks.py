@@ -139,6 +139,10 @@ class Networks(Experiment):
         return _figures(preset, rec.table)
 
 
+#: Memorised fraction below which a run's lock-in time is not drawn as a collapse time.
+MEMORISED_FOR_COLLAPSE = 0.5
+
+
 def _figures(preset, table):
     fig, ax = new_figure()
     colors = ["k", MEASURED_COLOR, ALT_COLOR, "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
@@ -152,15 +156,24 @@ def _figures(preset, table):
     ax.set_title(f"Networks vs the empirical score, N = {preset.N}")
     ax.legend(fontsize=8)
     fig2, ax2 = new_figure()
+    omitted = 0
     for k, (who, sub) in enumerate(table.groupby("score", sort=False)):
-        ax2.errorbar(sub["P"] * (1 + 0.04 * k), sub["measured"],
-                     yerr=error_bars(sub["measured"], sub["ci_low"], sub["ci_high"]), fmt="o-", capsize=2,
-                     color=colors[k % len(colors)], label=who)
+        # without memorisation the lock-in time is the sampler's last steps, not a collapse (docs/networks.md):
+        # such points are not data
+        sub_ok = sub[sub["memorized"] >= MEMORISED_FOR_COLLAPSE]
+        omitted += len(sub) - len(sub_ok)
+        if len(sub_ok):
+            ax2.errorbar(sub_ok["P"] * (1 + 0.04 * k), sub_ok["measured"],
+                         yerr=error_bars(sub_ok["measured"], sub_ok["ci_low"], sub_ok["ci_high"]), fmt="o-",
+                         capsize=2, color=colors[k % len(colors)], label=f"{who} (median, 95% interval)")
     Ps = np.geomspace(table["P"].min(), table["P"].max(), 100)
     ax2.plot(Ps, collapse_time_isotropic(np.log(Ps) / preset.N).value, color=THEORY_COLOR, ls="--", label="theory $t_C$")
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.set_xlabel("training-set size P")
     ax2.set_ylabel("collapse time (nearest point fixed, median)")
+    ax2.set_title(f"Collapse of networks and the empirical score, N = {preset.N}"
+                  + (f"\n({omitted} runs memorising < {MEMORISED_FOR_COLLAPSE:.0%} not drawn: no collapse)"
+                     if omitted else ""), fontsize=9)
     ax2.legend(fontsize=8)
     return {"memorization": fig, "collapse": fig2}

@@ -104,6 +104,10 @@ class Regularization(Experiment):
         return _figures(preset, raw["sweep"], rec.extra["memo"], rec.extra["t_c"])
 
 
+NO_C = 1e-4  # where c = 0 is drawn on the log axis
+NO_TAU = 1e-8  # where floors below 1e-12 (no floor in effect) are drawn
+
+
 def _figures(preset, sw, memo, t_c):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -112,20 +116,32 @@ def _figures(preset, sw, memo, t_c):
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2)
     for ax, kind, label in ((ax1, "c", "Tikhonov $c$"), (ax2, "tau", "floor $\\tau$")):
-        vals = sw[kind]
+        vals = np.asarray(sw[kind], dtype=float)
         m = np.array([memo[(kind, float(v))] for v in vals])
-        ax.errorbar(vals if kind == "tau" else np.maximum(vals, 1e-4), m[:, 0], yerr=error_bars(m[:, 0], m[:, 1], m[:, 2]),
-                    fmt="o-", color=MEASURED_COLOR, capsize=2, label="memorised fraction")
+        # c = 0 and a floor of 1e-300 (no floor in effect) have no place on a log axis: drawn at a marker value
+        stand_in = NO_C if kind == "c" else NO_TAU
+        x = np.where(vals < (NO_C if kind == "c" else NO_TAU), stand_in, vals)
+        ax.errorbar(x, m[:, 0], yerr=error_bars(m[:, 0], m[:, 1], m[:, 2]), fmt="o-", color="k", capsize=2,
+                    label="memorised fraction (95% interval)")
         ax.set_xscale("log")
-        ax.set_xlabel(label + (" (c = 0 drawn at 1e-4)" if kind == "c" else ""))
+        shown = "$c = 0$" if kind == "c" else "$\\tau < 10^{-12}$"
+        where = f"$10^{{{int(round(np.log10(stand_in)))}}}$"
+        ax.set_xlabel(label + (f" ({shown} drawn at {where})" if np.any(x != vals) else ""))
         ax.set_ylabel("fraction of samples memorised")
+        ax.set_ylim(-0.05, 1.05)
         ax.grid(True, alpha=0.3)
+    ax1.set_title("Tikhonov-regularised score", fontsize=9)
+    ax2.set_title("floored score", fontsize=9)
+    ax2.legend(fontsize=7, loc="best")
     ax3 = ax1.twinx()
+    c_x = np.maximum(np.asarray(sw["c"], dtype=float), NO_C)
     med = [np.median(d) for d in sw["distance_c"]]
     pred = [one_point_distance(float(c), preset.N, t_c, T_END) for c in sw["c"]]
-    ax3.plot(np.maximum(sw["c"], 1e-4), med, "s--", color=MEASURED_COLOR, alpha=0.6, label="median distance")
-    ax3.plot(np.maximum(sw["c"], 1e-4), pred, "-", color=THEORY_COLOR, label="one-point law")
-    ax3.set_ylabel("distance to nearest training point")
-    ax3.legend(fontsize=7, loc="center right")
+    ax3.plot(c_x, med, "s--", color=MEASURED_COLOR, label="median distance (measured)")
+    ax3.plot(c_x, pred, "-", color=THEORY_COLOR, label="one-point law (theory)")
+    ax3.set_ylabel("distance to nearest training point", color=MEASURED_COLOR)
+    ax3.tick_params(axis="y", colors=MEASURED_COLOR)
+    handles = ax1.get_legend_handles_labels()[0] + ax3.get_legend_handles_labels()[0]
+    ax3.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper left", framealpha=0.9)
     fig.suptitle(f"Regularised empirical scores, N = {preset.N}, P = {preset.P}")
     return {"regularization": fig}

@@ -200,7 +200,8 @@ class GaussianMixture(Experiment):
         phi = cr.phi()
         ax.errorbar(cr.branch_times, phi, yerr=error_bars(phi, lo, hi), fmt="o", color=MEASURED_COLOR, ms=4,
                     capsize=2, label=f"cloning, {cr.n_pairs} pairs ({preset.confidence:.0%} CI)")
-        ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":")
+        ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":",
+                   label=f"$\\phi$ at the bimodality time = {PHI_AT_BIMODALITY:.4f}")
         ax.axvline(summary["t_S"], color=THEORY_COLOR, ls="--", lw=1, label=f"$t_S$ = {summary['t_S']:.3f}")
         tc, tlo, thi = extra["t_cross"]
         ax.axvspan(tlo, thi, color=MEASURED_COLOR, alpha=0.15, label=f"measured crossing {tc:.3f}")
@@ -222,11 +223,17 @@ class GaussianMixture(Experiment):
         ax.axvline(summary["t_C_finite_N"], color=THEORY_COLOR, ls=":",
                    label=f"$t_C^{{N}}$ = {summary['t_C_finite_N']:.3f}")
         med = extra["median"][0]
-        ax.axvline(med, color=MEASURED_COLOR, ls="-.", lw=1, label=f"median {med:.3f}")
+        ax.axvline(med, color=MEASURED_COLOR, ls="-.", lw=1, label=f"median, nearest point fixed: {med:.3f}")
         ax.axvline(extra["condensation_median"][0], color=ALT_COLOR, ls="-.", lw=1,
-                   label=f"median {extra['condensation_median'][0]:.3f}")
-        ax.axhline(0.5, color=ALT_COLOR, lw=0.8, ls=":")
-        ax.set_xscale("log")
+                   label=f"median, largest weight > 1/2: {extra['condensation_median'][0]:.3f}")
+        ax.axhline(0.5, color=ALT_COLOR, lw=0.8, ls=":", label="half the trajectories")
+        # the transition, not the flat ends: where between 0.5% and 99.5% have collapsed, and every marked time
+        moving = grid[(frac > 0.005) & (frac < 0.995)]
+        marks = [summary["t_C"], summary["t_C_finite_N"], med, extra["condensation_median"][0]]
+        lo_t = min([*marks, *(moving[:1] if moving.size else [])])
+        hi_t = max([*marks, *(moving[-1:] if moving.size else [])])
+        pad = 0.15 * (hi_t - lo_t) + 1e-3
+        ax.set_xlim(lo_t - pad, hi_t + pad)
         ax.set_xlabel("time $t$ (OU)")
         ax.set_ylabel("fraction of trajectories collapsed")
         ax.set_title(f"Collapse, N = {preset.N}, P = {preset.P}")

@@ -165,7 +165,7 @@ def test_hmm_small_run(tmp_path):
     exp = get_experiment("hmm")
     res = exp.run(preset, tmp_path)
     assert_common_schema(res.table)
-    assert {"hmm_basin", "hmm_kl", "hmm_phase"} <= set(res.figures)
+    assert {"hmm_basin", "hmm_test_nll", "hmm_phase"} <= set(res.figures)
     assert (tmp_path / "hmm_phase.png").exists() and exp.summary_line(res.table)
     syms = set(res.table["symbol"])
     assert {"t_c", "t_o", "t_c (this F)", "r*", "tau_g", "P(capture)", "P(escape)"} <= syms

@@ -215,6 +215,16 @@ class GaussianMixture(Experiment):
         lock_in = extra["lock_in"]
         grid = coll["times"][::-1]
         frac = fraction_at_or_after(lock_in, grid)
+        # draw the transition, not the flat ends: where between 0.5% and 99.5% have collapsed, padded to
+        # take in every marked time
+        med = extra["median"][0]
+        moving = grid[(frac > 0.005) & (frac < 0.995)]
+        marks = [summary["t_C"], summary["t_C_finite_N"], med, extra["condensation_median"][0]]
+        lo_t = min([*marks, *(moving[:1] if moving.size else [])])
+        hi_t = max([*marks, *(moving[-1:] if moving.size else [])])
+        pad = 0.15 * (hi_t - lo_t) + 1e-3
+        window = (grid >= lo_t - pad) & (grid <= hi_t + pad)
+        grid, frac = grid[window], frac[window]
         flo, fhi = binomial_interval(np.round(frac * lock_in.size), lock_in.size, preset.confidence)
         ax.fill_between(grid, flo, fhi, color=MEASURED_COLOR, alpha=0.2, lw=0)
         ax.plot(grid, frac, color=MEASURED_COLOR, label=f"nearest point fixed ({lock_in.size} trajectories)")
@@ -222,17 +232,10 @@ class GaussianMixture(Experiment):
         ax.axvline(summary["t_C"], color=THEORY_COLOR, ls="--", label=f"$t_C$ = {summary['t_C']:.3f}")
         ax.axvline(summary["t_C_finite_N"], color=THEORY_COLOR, ls=":",
                    label=f"$t_C^{{N}}$ = {summary['t_C_finite_N']:.3f}")
-        med = extra["median"][0]
         ax.axvline(med, color=MEASURED_COLOR, ls="-.", lw=1, label=f"median, nearest point fixed: {med:.3f}")
         ax.axvline(extra["condensation_median"][0], color=ALT_COLOR, ls="-.", lw=1,
                    label=f"median, largest weight > 1/2: {extra['condensation_median'][0]:.3f}")
         ax.axhline(0.5, color=ALT_COLOR, lw=0.8, ls=":", label="half the trajectories")
-        # the transition, not the flat ends: where between 0.5% and 99.5% have collapsed, and every marked time
-        moving = grid[(frac > 0.005) & (frac < 0.995)]
-        marks = [summary["t_C"], summary["t_C_finite_N"], med, extra["condensation_median"][0]]
-        lo_t = min([*marks, *(moving[:1] if moving.size else [])])
-        hi_t = max([*marks, *(moving[-1:] if moving.size else [])])
-        pad = 0.15 * (hi_t - lo_t) + 1e-3
         ax.set_xlim(lo_t - pad, hi_t + pad)
         ax.set_xlabel("time $t$ (OU)")
         ax.set_ylabel("fraction of trajectories collapsed")

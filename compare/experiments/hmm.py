@@ -197,8 +197,12 @@ class HiddenManifold(Experiment):
                     "O(1/N)-corrected free entropies)")
                 # r* vanishes at t_o, so near t_o it inherits the finite-size shift of the onset: evaluate the
                 # theory at t moved by the measured onset gap
-                shifted = _basin(preset, phi, aD, float(t) + onset_gap)
-                shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
+                moved = float(t) + onset_gap
+                if math.isfinite(moved) and moved > 0:
+                    shifted = _basin(preset, phi, aD, moved)
+                    shifted = 0.0 if math.isnan(shifted) else shifted  # past the onset: no trap, r* = 0
+                else:  # no finite measured onset (or a shift past t = 0): nothing to shift by
+                    shifted = float("nan")
                 basin[f"{t:.6g}"]["theory_shifted_by_onset_gap"] = shifted
                 row(f"basin size r* at t = {t:.4g}, {label}, theory at t + (t_o - measured t_o)", "r* (shifted)",
                     shifted, med, lo, hi, conf, 0.25, f"onset gap {onset_gap:+.3g} removed", basis="post-hoc")
@@ -261,7 +265,7 @@ class HiddenManifold(Experiment):
         return Reconciliation(rows, theory)
 
     def figures(self, preset, setup, raw, rec):
-        """hmm_basin, hmm_kl, hmm_phase, hmm_phase_alpha_D."""
+        """hmm_basin, hmm_test_nll, hmm_phase, hmm_phase_alpha_D."""
         return _figures(preset, raw, rec.theory)
 
 
@@ -275,21 +279,37 @@ def _figures(preset, raw, theory):
 
     configs = preset.parsed_configs()
     figs = {}
+    # one panel per configuration, at most two per row (a strip of four panels is unreadable)
+    cols = min(2, len(configs))
+    rows = -(-len(configs) // cols)
+
+    def panels():
+        fig = Figure(figsize=(4.3 * cols, 3.4 * rows), dpi=110, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+        for ax in axes[len(configs):]:
+            ax.set_visible(False)
+        return fig, axes
+
     # basin size vs t
-    fig = Figure(figsize=(4.2 * len(configs), 3.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
+    fig, axes = panels()
+    for ax, (phi, aD) in zip(axes, configs):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
-        # r*(t_c) = 1 and r*(t_o) = 0 by construction; the other points are the ones the table used
-        ts = [th["t_c"], *m["t_basin"], th["t_o"]]
-        rs = [1.0, *(_basin(preset, phi, aD, t) for t in m["t_basin"]), 0.0]
-        ax.plot(ts, rs, "-", color=THEORY_COLOR, label="theory r*(t)")
+        # r*(t_c) = 1 and r*(t_o) = 0 by construction; between them a dense curve where a basin solve is
+        # cheap (linear and piecewise-linear phi), the table's times otherwise (seconds per solve for tanh)
+        dense = phi in ("linear", "relu", "sign")
+        inner = np.linspace(th["t_c"], th["t_o"], 27)[1:-1] if dense else np.asarray(m["t_basin"], dtype=float)
+        ts = [th["t_c"], *inner, th["t_o"]]
+        rs = [1.0, *(_basin(preset, phi, aD, t) for t in inner), 0.0]
+        ax.plot(ts, rs, "-" if dense else ".-", color=THEORY_COLOR,
+                label="theory r*(t)" if dense else "theory r*(t) at the measured times")
         meas = np.array([median_interval(_inf_nan(r), preset.confidence) for r in m["basin"]])
+        meas[meas > 1e300] = np.nan  # an order statistic at the float maximum: the interval is unbounded
         ax.errorbar(m["t_basin"], meas[:, 0], yerr=error_bars(meas[:, 0], meas[:, 1], meas[:, 2]), fmt="o",
-                    color=MEASURED_COLOR, capsize=3, label="measured (median)")
+                    color=MEASURED_COLOR, capsize=3, label=f"measured (median, {preset.confidence:.0%} interval)")
         for t, lab in ((th["t_c"], "$t_c$"), (th["t_o"], "$t_o$")):
             ax.axvline(t, color="gray", ls=":", lw=1)
-            ax.text(t, 1.02, lab, fontsize=8, ha="center")
+            ax.text(t, 1.01, lab, fontsize=8, ha="center", transform=ax.get_xaxis_transform())
         ax.set_xlabel("OU time t")
         ax.set_ylabel("basin size r* (radius$^2$ / N$\\Delta_t$)")
         ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
@@ -297,12 +317,14 @@ def _figures(preset, raw, theory):
         ax.legend(fontsize=7)
     fig.suptitle(f"Basin of the planted pattern, N = {preset.N}, P = {preset.P}")
     figs["hmm_basin"] = fig
-    # kernel cross-entropy vs bandwidth
-    fig = Figure(figsize=(4.2 * len(configs), 3.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    for ax, (phi, aD) in zip(np.atleast_1d(fig.subplots(1, len(configs))), configs):
+    # the kernel estimate's test cross-entropy (negative log-likelihood) vs bandwidth
+    fig, axes = panels()
+    for ax, (phi, aD) in zip(axes, configs):
         m, th = raw[_key(phi, aD)], theory[_key(phi, aD)]
-        ax.plot(m["taus"], m["nll"].mean(axis=1), "o", ms=3, color=MEASURED_COLOR, label="test NLL (measured)")
+        nll = np.asarray(m["nll"], dtype=float)
+        se = nll.std(axis=1, ddof=1) / np.sqrt(nll.shape[1])
+        ax.errorbar(m["taus"], nll.mean(axis=1), yerr=2 * se, fmt="o", ms=3, capsize=2, color=MEASURED_COLOR,
+                    label=f"test NLL, mean over {nll.shape[1]} points (±2 s.e.)")
         taus = np.exp(np.linspace(np.log(m["taus"][0]), np.log(m["taus"][-1]), 15))
         ax.plot(taus, th["kernel_cross_entropy"], "-", color=THEORY_COLOR, label="theory (N = inf)")
         ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
@@ -314,8 +336,8 @@ def _figures(preset, raw, theory):
         ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Generalisation: kernel estimate of the stopped reverse process")
-    figs["hmm_kl"] = fig
+    fig.suptitle("Generalisation: test NLL of the kernel estimate of the stopped reverse process")
+    figs["hmm_test_nll"] = fig
     # phase diagram in (alpha, t) for the first configuration, with the measured points
     phi, aD = configs[0]
     fig = Figure(figsize=(5.2, 4), dpi=110, layout="constrained")

@@ -112,21 +112,27 @@ class Digits(Experiment):
 
 def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     from simulate.observables import fraction_at_or_after
+    from simulate.stats import binomial_interval, median_interval
 
     figs = {}
     fig, ax = new_figure()
     lo, hi = cr.phi_interval(preset.confidence)
     phi = cr.phi()
     ax.errorbar(cr.branch_times, phi, yerr=error_bars(phi, lo, hi), fmt="o", color=MEASURED_COLOR, ms=4, capsize=2,
-                label="same class")
-    ax.plot(cr.branch_times, cr.same_point.mean(axis=0), "s-", color=ALT_COLOR, ms=3, label="same training point")
-    ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":")
-    ax.axvline(th["t_S"], color=THEORY_COLOR, ls="--", label=f"$t_S$ = {th['t_S']:.3f}")
-    ax.axvspan(crossing[1], crossing[2], color=MEASURED_COLOR, alpha=0.15, label=f"crossing {crossing[0]:.3f}")
+                label=f"same class ({preset.confidence:.0%} intervals)")
+    same = cr.same_point.mean(axis=0)
+    slo, shi = binomial_interval(np.round(same * cr.same_point.shape[0]), cr.same_point.shape[0], preset.confidence)
+    ax.errorbar(cr.branch_times, same, yerr=error_bars(same, slo, shi), fmt="s-", color=ALT_COLOR, ms=3, capsize=2,
+                label="same training point")
+    ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":",
+               label=f"level {PHI_AT_BIMODALITY:.4f}: its crossing is the measured $t_S$")
+    ax.axvline(th["t_S"], color=THEORY_COLOR, ls="--", label=f"theory $t_S = \\ln(\\Lambda)/2$ = {th['t_S']:.3f}")
+    ax.axvspan(crossing[1], crossing[2], color=MEASURED_COLOR, alpha=0.15,
+               label=f"measured crossing {crossing[0]:.3f} ({preset.confidence:.0%} interval)")
     ax.set_xlabel("branch time $t$ (OU)")
     ax.set_ylabel("fraction of clone pairs")
     ax.set_title(f"Digits {preset.classes}: cloning ({cr.n_pairs} pairs)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 0.06))  # the empty corner above the floor
     figs["speciation"] = fig
 
     fig, ax = new_figure()
@@ -135,6 +141,10 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     ax.plot(grid, fraction_at_or_after(cond, grid), color=ALT_COLOR, label="largest weight > 1/2")
     ax.axvline(th["t_C_gaussian"], color=THEORY_COLOR, ls="--", label=f"Gaussian $t_C$ = {th['t_C_gaussian']:.3f}")
     ax.axvline(th["t_C_entropy"], color=THEORY_COLOR, ls=":", label=f"entropy $t_C$ = {th['t_C_entropy']:.3f}")
+    for values, color, what in ((lock, MEASURED_COLOR, "nearest point fixed"), (cond, ALT_COLOR, "largest weight")):
+        med, mlo, mhi = median_interval(np.asarray(values, dtype=float)[np.isfinite(values)], preset.confidence)
+        ax.axvspan(mlo, mhi, color=color, alpha=0.15, label=f"median, {what}: {med:.3f} ({preset.confidence:.0%})")
+    ax.axhline(0.5, color="k", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("time $t$ (OU)")
     ax.set_ylabel("fraction of trajectories collapsed")
@@ -145,9 +155,11 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     fig, ax = new_figure()
     a = th["alpha"]
     ax.errorbar(ent["t"], ent["f"] / a, yerr=2 * ent["stderr"] / a, fmt="o", ms=3, color=MEASURED_COLOR,
-                label="$f^e$ (all points)")
+                label="$f^e$, all points (±2 s.e.)")
     ax.errorbar(ent["t"], ent["f_rest"] / a, yerr=2 * ent["stderr_rest"] / a, fmt="s", ms=3, color=ALT_COLOR,
-                label="$f^e$ leave-one-out")
+                label="$f^e$, leave-one-out (±2 s.e.)")
+    ax.axvline(th["t_C_entropy"], color=THEORY_COLOR, ls=":", label=f"entropy $t_C$ = {th['t_C_entropy']:.3f}")
+    ax.axvline(th["t_C_gaussian"], color=THEORY_COLOR, ls="--", label=f"Gaussian $t_C$ = {th['t_C_gaussian']:.3f}")
     lam = np.asarray(th["spectrum"])
     from theory.gaussian import excess_entropy
 
@@ -156,7 +168,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("time $t$ (OU)")
     ax.set_ylabel("$f/\\alpha$")
-    ax.set_title("Excess entropy near the collapse")
+    ax.set_title(f"Digits {preset.classes}: excess entropy near the collapse, P = {th['P']}")
     ax.legend(fontsize=8)
     figs["entropy"] = fig
     return figs

@@ -136,7 +136,7 @@ class Subspaces(Experiment):
         return _figures(preset, {k.removeprefix("sweep-"): v for k, v in raw.items()}, rec.table)
 
 
-def _panels(preset):
+def _panels(preset, sharex: bool = False):
     configs = preset.configs()
     norms = preset.normalizations()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -144,7 +144,7 @@ def _panels(preset):
 
     fig = Figure(figsize=(5.2 * len(norms), 3.8 * len(configs)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(configs), len(norms), squeeze=False)
+    axes = fig.subplots(len(configs), len(norms), squeeze=False, sharex="all" if sharex else "none")
     for ax in axes.ravel():
         ax.grid(True, alpha=0.3)
     return fig, axes, configs, norms
@@ -156,32 +156,44 @@ def _figures(preset, raw, table):
     P_show = sizes[len(sizes) // 2] if len(sizes) > 1 else sizes[0]
     block_colors = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 
-    # 1. Jacobian spectra vs t with predicted critical lines (one P).
-    fig, axes, configs, norms = _panels(preset)
+    # 1. Jacobian spectra vs t with predicted critical lines (one P). Each block has one colour: its share of
+    # the ranked singular values (measured: thin solid), the authors' model (thick, translucent) and its
+    # rules (dashed: Gaussian REM, dash-dot: per block; at the left edge when earlier than the simulated
+    # window); black: the global collapse. One time axis for all.
+    fig, axes, configs, norms = _panels(preset, sharex=True)
     for i, (dims, stds) in enumerate(configs):
         for j, norm in enumerate(norms):
             ax = axes[i, j]
             key = f"c{i}-g{0 if norm else 1}-P{P_show}"
             sw = _as_sweep(raw[key])
             tau = t_to_tau(sw.t)
-            ax.plot(sw.t, sw.singular_values * tau[:, None], color=ALT_COLOR, lw=0.7)
             spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
+            measured = sw.singular_values * tau[:, None]
             # The authors' singular-value model, one line per block (sorted like the measurement).
             model = spec.singular_value_model(tau, P_show) * tau[:, None]
             starts = np.concatenate([[0], np.cumsum(dims)[:-1]])
-            ax.plot(sw.t, np.minimum(model[:, starts], 1.5), color="k", lw=0.7, ls=(0, (1, 2)), alpha=0.8)
-            for k in range(len(dims)):
+            for k, (start, d) in enumerate(zip(starts, dims)):
                 col = block_colors[k % len(block_colors)]
-                ax.axvline(tau_to_t(spec.tau_gauss_rem(P_show)[k]), color=col, ls="--", lw=1,
-                           label=f"block {k + 1}: Gaussian-REM rule")
-                ax.axvline(max(tau_to_t(spec.tau_block(P_show)[k]), sw.t.min()), color=col, ls=":", lw=1,
-                           label=f"block {k + 1}: per-block rule")
+                ax.plot(sw.t, measured[:, start:start + d], color=col, lw=0.6, alpha=0.8)
+                ax.plot(sw.t, np.minimum(model[:, start], 1.5), color=col, lw=3, alpha=0.3)
+                # a rule earlier than the simulated window is drawn at its left edge
+                ax.axvline(max(tau_to_t(spec.tau_gauss_rem(P_show)[k]), sw.t.min()), color=col, ls="--", lw=1)
+                ax.axvline(max(tau_to_t(spec.tau_block(P_show)[k]), sw.t.min()), color=col, ls="-.", lw=1)
+                ax.plot([], [], color=col, lw=2, label=f"block {k + 1}: d = {d}, std = {stds[k]:g}")
             ax.axvline(tau_to_t(float(spec.tau_collapse(P_show).value)), color="k", lw=1, label="global collapse")
             ax.set_xscale("log")
+            ax.set_xlim(sw.t.min(), sw.t.max())
             ax.set_xlabel("time $t$ (OU)")
-            ax.set_ylabel(r"$\tau\,\varsigma_i$ (1 = normal; dotted: model, cut at 1.5)")
+            ax.set_ylabel(r"$\tau\,\varsigma_i$ (1 = normal; model cut at 1.5)")
             ax.set_title(f"dims {dims}, g = {spec.g}, P = {P_show}", fontsize=9)
-    axes[0, 0].legend(fontsize=6)
+    handles = axes[0, 0].get_legend_handles_labels()[0]
+    from matplotlib.lines import Line2D
+
+    handles += [Line2D([], [], color="k", lw=0.6, label="measured (ranked directions)"),
+                Line2D([], [], color="k", lw=3, alpha=0.3, label="model [AVS+24]"),
+                Line2D([], [], color="k", ls="--", lw=1, label="Gaussian-REM rule"),
+                Line2D([], [], color="k", ls="-.", lw=1, label="per-block rule")]
+    axes[0, 0].legend(handles=handles, fontsize=6)
     figs["spectra"] = fig
 
     # 2. Surviving (local) dimension vs t for each P.

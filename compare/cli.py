@@ -767,13 +767,23 @@ def convert(t, sigma_edm, tau, ddpm_step, as_json):
     else:
         t = conventions.t_from_ddpm_step(value)
     lo, hi = DEFAULT_DDPM.times[0], DEFAULT_DDPM.times[-1]
-    out = {"t": t, "tau": conventions.t_to_tau(t), "sigma_EDM": conventions.t_to_sigma_edm(t),
+    tau = conventions.t_to_tau(t)
+    out = {"t": t, "tau": tau if math.isfinite(tau) else None, "sigma_EDM": conventions.t_to_sigma_edm(t),
            "ddpm_step": conventions.ddpm_step_from_t(t) if lo <= t <= hi else None}
     if as_json:
-        click.echo(json.dumps(out))
+        click.echo(json.dumps(out))  # tau beyond float64 is null (its value is in the text output)
     else:
         step = "-" if out["ddpm_step"] is None else f"{out['ddpm_step']:.4f}"
-        click.echo(f"t = {out['t']:.10g}  tau = {out['tau']:.10g}  sigma_EDM = {out['sigma_EDM']:.10g}  DDPM step = {step}")
+        # beyond float64 (t > 354.9) tau is printed from an mpmath evaluation
+        tau_text = f"{tau:.10g}" if math.isfinite(tau) else _mp_format(conventions.t_to_tau(t, dps=20))
+        click.echo(f"t = {out['t']:.10g}  tau = {tau_text}  sigma_EDM = {out['sigma_EDM']:.10g}  DDPM step = {step}")
+
+
+def _mp_format(value) -> str:
+    """An mpmath number with 10 significant digits."""
+    import mpmath as mp
+
+    return mp.nstr(value, 10)
 
 
 def main(argv=None) -> int:

@@ -99,3 +99,18 @@ def test_sigma_edm_conversions_do_not_overflow():
     assert sigma_edm_to_t(1e300) == pytest.approx(690.7755278982137, rel=1e-15)  # ln(1e300)
     np.testing.assert_allclose(sigma_edm_to_t(np.array([1e-3, 1e200])), [0.5 * np.log1p(1e-6), 200 * np.log(10)],
                                rtol=1e-15)
+
+
+def test_convert_beyond_float64(capsys):
+    import json
+    import warnings
+
+    from compare.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning reaches the user
+        assert main(["convert", "--t", "400"]) == 0
+        assert "tau = 2.726374572e+347" in capsys.readouterr().out  # e^800 - 1, from mpmath
+        assert main(["convert", "--sigma-edm", "1e300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # valid JSON: no Infinity
+    assert out["tau"] is None and out["t"] == pytest.approx(690.7755278982137, rel=1e-15)

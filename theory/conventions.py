@@ -76,12 +76,14 @@ def signal_to_noise(t):
 
 
 def t_to_tau(t, *, dps: int | None = None):
-    """Variance-exploding noise variance ``tau = e^{2t} - 1``."""
+    """Variance-exploding noise variance ``tau = e^{2t} - 1`` (``inf`` in float64 beyond
+    ``t = 354.9``, where it exceeds 1.8e308; ``dps=`` gives the value)."""
     checked = _checked("t", t, require_nonnegative, dps)
     if dps is not None:
         with mp.workdps(dps):
             return mp.expm1(2 * mp.mpf(t))
-    return scalar_or_array(np.expm1(2.0 * checked))
+    with np.errstate(over="ignore"):
+        return scalar_or_array(np.expm1(2.0 * checked))
 
 
 def tau_to_t(tau, *, dps: int | None = None):

@@ -203,11 +203,15 @@ def _figures(preset, raw, table):
             ax = axes[i, j]
             for P in sizes:
                 sw = _as_sweep(raw[f"c{i}-g{0 if norm else 1}-P{P}"])
-                ax.plot(sw.t, np.median(sw.dimension, axis=1), marker=".", label=f"P = {P}")
+                # the estimate is an integer per point: its mean over the points (a median of integers
+                # jumps by halves), with two standard errors
+                dim = np.asarray(sw.dimension, dtype=float)
+                se = dim.std(axis=1, ddof=1) / np.sqrt(dim.shape[1]) if dim.shape[1] > 1 else np.zeros(len(dim))
+                ax.errorbar(sw.t, dim.mean(axis=1), yerr=2 * se, marker=".", capsize=2, label=f"P = {P}")
             ax.set_xscale("log")
             ax.set_xlabel("time $t$ (OU)")
-            ax.set_ylabel("local dimension (gap estimator)")
-            ax.set_title(f"dims {dims}, g = {0 if norm else 1}", fontsize=9)
+            ax.set_ylabel("local dimension, gap estimator\n(mean over points, ±2 s.e.)")
+            ax.set_title(f"dims {dims}, g = {0 if norm else 1}: local dimension (gap estimator)", fontsize=9)
     axes[0, 0].legend(fontsize=7)
     figs["dimension"] = fig
 

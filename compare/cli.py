@@ -25,7 +25,7 @@ import click
 from theory import DEFAULT_DDPM, TwoClassMixture, conventions
 from theory.validation import InputError, require_int, require_nonnegative, require_positive
 
-from .io import to_json_ready
+from .io import check_writable, to_json_ready
 from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
 
 __all__ = ["cli", "main"]
@@ -109,6 +109,7 @@ def _run_compare(name: str, out, no_resume: bool, quiet: bool, *, figure_formats
     exp = get_experiment(name)
     preset = _build_preset(exp, overrides)
     out = Path(out) if out else Path("regimes-out") / name
+    check_writable(out, "--out", directory=True)  # before any work, not after it
     t0 = time.perf_counter()
     result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
                      figure_formats=figure_formats)
@@ -159,6 +160,7 @@ def _register_simulate(name: str):
     def command(stages, out, no_resume, quiet, **overrides):
         preset = _build_preset(exp, overrides)
         out = Path(out) if out else Path("regimes-out") / name
+        check_writable(out, "--out", directory=True)
         sim = exp.simulate(preset, out, stages=stages or None, resume=not no_resume, progress=not quiet,
                            log=_log(quiet))
         for stage, path in sim.paths.items():
@@ -196,6 +198,7 @@ def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
     if overlap:
         raise InputError(f"--set and --grid both name {sorted(overlap)}")
     out = Path(out) if out else Path("regimes-out") / f"sweep-{experiment}"
+    check_writable(out, "--out", directory=True)
     t0 = time.perf_counter()
     res = run_sweep(experiment, grid_values, out, base=base, ray_address=ray_address, threads=threads,
                     resume=not no_resume, progress=not quiet, log=_log(quiet))
@@ -250,6 +253,7 @@ def _register_scale(name: str, preset_cls):
         values = {**base, **{k: v for k, v in overrides.items() if v is not None}}
         preset = preset_cls(**values)
         out = Path(out) if out else Path("regimes-out") / f"scale-{name}"
+        check_writable(out, "--out", directory=True)
         res = run_scaling(study, preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
                           ray_address=ray_address, threads=threads)
         click.echo(to_markdown(res.table))
@@ -323,7 +327,8 @@ def _varying(grid: dict, plot_path, most: int) -> list[str]:
     if plot_path is not None:
         from .plots import figure_format
 
-        figure_format(plot_path)  # a bad suffix is refused before anything is computed
+        figure_format(plot_path)  # a bad suffix or an unwritable place is refused before anything is computed
+        check_writable(plot_path, "--plot", directory=False)
     if plot_path is not None and not 1 <= len(varying) <= most:
         raise InputError(f"--plot draws against {'one or two varying parameters' if most == 2 else 'one varying parameter'}"
                          f"; {len(varying)} vary ({', '.join(varying) or 'none'})")

@@ -3,12 +3,15 @@ and the conversion of results to standard JSON."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from simulate.io import CacheMiss, atomic_write_bytes, atomic_write_text, config_hash, load_npz, save_npz
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "config_hash", "save_npz", "load_npz", "CacheMiss",
-           "to_json_ready"]
+           "to_json_ready", "check_writable"]
 
 
 def to_json_ready(obj):
@@ -27,3 +30,26 @@ def to_json_ready(obj):
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
     return obj
+
+
+def check_writable(path, name: str, *, directory: bool) -> Path:
+    """Refuse, before any work, an output ``path`` that cannot be written: one under a file, in a
+    place that cannot be created or written, a file where a folder is wanted (and the reverse).
+    The folder (for a file: its parent) is created now, as the run would create it later. ``name``
+    is the option named in the one-line error."""
+    from theory.validation import InputError
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != directory:
+        raise InputError(f"{name}: {path} is {'a file' if directory else 'a folder'}, "
+                         f"not {'a folder' if directory else 'a file'}")
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{name}: cannot write {path}: a file stands where a folder is needed") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot create {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{name}: cannot write {path}: no write permission in {folder}")
+    return path

@@ -5,6 +5,7 @@ they span, as a tidy table, with a bad value reported with its position.
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import math
 from typing import Callable
@@ -18,6 +19,8 @@ __all__ = ["parse_range", "evaluate_grid", "MAX_GRID"]
 
 #: Largest number of grid points one call evaluates.
 MAX_GRID = 100_000
+#: Most decimal digits of an integer parameter (P = 10^400 is legal; a million digits is not).
+MAX_DIGITS = 10_000
 
 
 def parse_range(name: str, text, *, integer: bool = False) -> np.ndarray:
@@ -51,17 +54,28 @@ def parse_range(name: str, text, *, integer: bool = False) -> np.ndarray:
         if integer:
             values = np.unique(np.round(values)).astype(float)
     else:
+        tokens = [v.strip() for v in s.split(",") if v.strip()]
+        if not tokens:
+            raise InputError(f"{name} must not be empty")
+        if integer:
+            # exact: 10^400 and 1e400 are legal dataset sizes (the theory works in ln P), beyond float64
+            exact = []
+            for k, tok in enumerate(tokens):
+                try:
+                    d = decimal.Decimal(tok)
+                except decimal.InvalidOperation:
+                    raise InputError(f"{name} must be a number, a list a,b,c or a range START:STOP:COUNT[:log], "
+                                     f"got {s!r}") from None
+                if not d.is_finite() or d != d.to_integral_value() or d.adjusted() > MAX_DIGITS:
+                    raise InputError(f"{name} must be integers below 10^{MAX_DIGITS}, got {tok!r} "
+                                     f"(value {k + 1} of {len(tokens)})")
+                exact.append(int(d))
+            return np.array(exact, dtype=object)
         try:
-            values = np.array([float(v) for v in s.split(",") if v.strip()])
+            values = np.array([float(v) for v in tokens])
         except ValueError:
             raise InputError(f"{name} must be a number, a list a,b,c or a range START:STOP:COUNT[:log], "
                              f"got {s!r}") from None
-        if values.size == 0:
-            raise InputError(f"{name} must not be empty")
-        if integer:
-            for k, v in enumerate(values):
-                if not (math.isfinite(v) and v == round(v)):
-                    raise InputError(f"{name} must be integers, got {v!r} (value {k + 1} of {values.size})")
     if integer:
         return np.array([int(v) for v in values], dtype=object)  # exact Python ints (P may exceed 2^63)
     return values

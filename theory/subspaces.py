@@ -22,6 +22,8 @@ generalised by the empirical score):
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -35,9 +37,18 @@ from .validation import InputError, require_int, require_positive, scalar_or_arr
 __all__ = ["BlockSpectrum", "RULES"]
 
 RULES = ("gauss_rem", "block")
+#: Most directions a block spectrum may have (its N variances are materialised: 800 MB).
+MAX_DIRECTIONS = 10**8
 
 
 def _log_p(P) -> np.ndarray:
+    """``ln P``, exact for Python integers beyond float64 (P = 10^400 is a legal dataset size)."""
+    values = np.atleast_1d(np.asarray(P, dtype=object))
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values.ravel()):
+        if any(v < 2 for v in values.ravel()):
+            raise InputError(f"P must be >= 2, got {P!r}")
+        out = np.array([math.log(int(v)) for v in values.ravel()]).reshape(values.shape)
+        return out if np.ndim(P) else out.reshape(())
     P = np.asarray(P, dtype=float)
     if not np.all(np.isfinite(P)) or np.any(P < 2):
         raise InputError(f"P must be >= 2, got {P!r}")
@@ -67,6 +78,9 @@ class BlockSpectrum:
         var = require_positive("variances", np.atleast_1d(np.asarray(self.variances, dtype=float)))
         if var.ndim != 1 or len(dims) != var.size:
             raise InputError(f"dims and variances must have the same length, got {len(dims)} and {var.size}")
+        if sum(dims) > MAX_DIRECTIONS:
+            raise InputError(f"dims add up to N = {sum(dims)}; its spectrum would need "
+                             f"{sum(dims) * 8 / 2**30:.3g} GiB; at most N = {MAX_DIRECTIONS}")
         object.__setattr__(self, "dims", dims)
         object.__setattr__(self, "variances", tuple(float(v) for v in var))
 
@@ -115,7 +129,8 @@ class BlockSpectrum:
                 lp = mp.log(mp.mpf(P))
                 return [mp.mpf(v) / mp.expm1(2 * lp / dk) for v, dk in zip(self.variances, self.dims)]
         lp = _log_p(P)[..., None]
-        return s / np.expm1(2.0 * lp / d)
+        with np.errstate(over="ignore"):  # P^(2/d) beyond float64: tau_block underflows to 0, its limit
+            return s / np.expm1(2.0 * lp / d)
 
     def tau_collapse(self, P, *, dps: int | None = None) -> SolverResult:
         """Global collapse ``tau_c``: ``ln P = sum_k (d_k/2) ln(1 + s_k/tau_c)`` (vectorised in P)."""

@@ -66,3 +66,14 @@ def test_no_traceback_from_a_subprocess(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "compare.cli", "compare", "linear-denoiser", "--out", f"{f}/x"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_root_below_float64_is_not_reported_converged():
+    import numpy as np
+
+    from theory.gaussian import collapse_time
+
+    res = collapse_time(np.ones(10), 690.8)  # t_C ~ e^-1381 / 2: below every float64
+    assert res.converged is False and "below the float64 range" in res.flag
+    grid = collapse_time(np.ones(10), np.array([0.5, 690.8]))
+    assert list(grid.converged) == [True, False] and grid.flag[0] == "converged"

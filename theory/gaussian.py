@@ -174,6 +174,9 @@ def collapse_time_asymptotic(alpha, sigma2=1.0, *, regime: str) -> SolverResult:
     raise InputError(f"regime must be 'large_alpha' or 'small_alpha', got {regime!r}")
 
 
+_U_FLOOR = -700.0  # lowest ln tau the float64 solvers search (tau = e^-700 ~ 1e-304)
+
+
 def _log_tau_bracket(lam_max: float, n: int, alpha: np.ndarray):
     """Bracket for ``u = ln tau`` of the root of ``sum_i log1p(lam_i / tau) = 2 N alpha``.
 
@@ -190,7 +193,7 @@ def _log_tau_bracket(lam_max: float, n: int, alpha: np.ndarray):
     lower = np.log(lam_max) - log_expm1(2.0 * n * alpha)
     # Widen slightly so that a root sitting exactly on a bound is still bracketed; tau below
     # e^{-700} underflows and has no physical meaning.
-    lower = np.maximum(lower - 1e-6 - 1e-12 * np.abs(lower), -700.0)
+    lower = np.maximum(lower - 1e-6 - 1e-12 * np.abs(lower), _U_FLOOR)
     return lower, upper + 1e-6 + 1e-12 * np.abs(upper)
 
 
@@ -222,11 +225,21 @@ def collapse_time(eigenvalues, alpha, *, dps: int | None = None) -> SolverResult
 
     def g(u, a):
         tau = np.exp(u)[..., None]
-        return np.sum(np.log1p(positive / tau), axis=-1) / (2.0 * n) - a
+        with np.errstate(divide="ignore", over="ignore"):  # at the bracket's floor: +inf, the right sign
+            return np.sum(np.log1p(positive / tau), axis=-1) / (2.0 * n) - a
 
     res = find_root_float64(g, lo, hi, args=(a,))
     t_c = 0.5 * np.log1p(np.exp(res.value))
-    return res.with_value(scalar_or_array(t_c), residual=scalar_or_array(-np.asarray(res.residual)))
+    res = res.with_value(scalar_or_array(t_c), residual=scalar_or_array(-np.asarray(res.residual)))
+    # the bracket stops at tau = e^-700 (float64): a root below it is not a root of f, whatever the
+    # bracket test says
+    below = np.asarray(res.value) <= 0.5 * np.exp(_U_FLOOR) * (1 + 1e-6)
+    if np.any(below):
+        flag = np.where(below, "t_C below the float64 range (tau < e^-700)", np.asarray(res.flag, dtype=object))
+        conv = np.asarray(res.converged, dtype=bool) & ~below
+        scalar = np.ndim(res.value) == 0
+        res = res.with_value(res.value, converged=bool(conv) if scalar else conv, flag=str(flag) if scalar else flag)
+    return res
 
 
 #: Grids of at least this many ``alpha`` are solved by monotone inversion (:mod:`theory.inversion`).

@@ -12,8 +12,10 @@ folder.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +28,8 @@ from .io import atomic_write_text, config_hash, to_json_ready
 __all__ = ["CACHE_VERSION", "default_cache_dir", "cached_regime_times", "cached_regime_times_line", "cached_basin",
            "model_signature"]
 
-#: Bump when a cached solver changes its numbers (3: closed-form inner integral for relu and sign,
-#: fourth-order envelope derivative).
+#: Bump when a cached solver changes its numbers or the entry format (3: closed-form inner integral
+#: for relu and sign, fourth-order envelope derivative, per-quantity flags, a checksum per entry).
 CACHE_VERSION = 3
 
 
@@ -52,20 +54,35 @@ def _entry_path(cache_dir, kind: str, config: dict) -> tuple[dict, Path]:
     return config, (Path(cache_dir) if cache_dir else default_cache_dir()) / "hmm" / f"{kind}-{config_hash(config)}.json"
 
 
+def _checksum(value) -> str:
+    """SHA-256 of the value's canonical JSON: an edited or damaged value no longer matches."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, allow_nan=True).encode()).hexdigest()
+
+
 def _read(config: dict, path: Path):
-    """The stored value when the entry's recorded configuration is ``config``; else ``None``."""
+    """The stored value when the entry's recorded configuration is ``config`` and its checksum
+    matches; else ``None`` (recompute). A file that exists but fails either test is named in one
+    warning line on stderr."""
+    if not path.exists():
+        return None
+    problem = None
     try:
         entry = json.loads(path.read_text())
-        if entry.get("config") == json.loads(json.dumps(config)):
+        if entry.get("config") != json.loads(json.dumps(config)):
+            problem = "its recorded configuration is not this one"
+        elif entry.get("sha256") != _checksum(entry["value"]):
+            problem = "its value fails its checksum"
+        else:
             return entry["value"]
-    except (OSError, ValueError, AttributeError, KeyError):
-        pass  # absent or damaged: recompute
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        problem = "it cannot be read"
+    print(f"warning: cache entry {path}: {problem}; recomputing", file=sys.stderr)
     return None
 
 
 def _write(config: dict, path: Path, value) -> dict:
     value = to_json_ready(value)
-    atomic_write_text(path, json.dumps({"config": config, "value": value}, indent=1))
+    atomic_write_text(path, json.dumps({"config": config, "value": value, "sha256": _checksum(value)}, indent=1))
     return value
 
 

@@ -55,3 +55,18 @@ def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("REGIMES_CACHE", str(tmp_path))
     cached_regime_times(0.2, 0.5, "linear", cache_dir=False)
     assert not (tmp_path / "hmm").exists()
+
+
+def test_an_edited_value_fails_its_checksum_and_is_named(tmp_path, capsys):
+    first = cached_regime_times(0.3, 0.5, "linear", cache_dir=tmp_path)
+    path, = (tmp_path / "hmm").glob("times-*.json")
+    entry = json.loads(path.read_text())
+    entry["value"]["t_c"] = 123.0  # same configuration, edited number
+    path.write_text(json.dumps(entry))
+    again = cached_regime_times(0.3, 0.5, "linear", cache_dir=tmp_path)
+    assert again["t_c"] == first["t_c"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "checksum" in err
+    assert json.loads(path.read_text())["value"]["t_c"] == first["t_c"]  # rewritten correct
+    cached_regime_times(0.3, 0.5, "linear", cache_dir=tmp_path)
+    assert capsys.readouterr().err == ""  # a good entry is read silently

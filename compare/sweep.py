@@ -14,8 +14,10 @@ point reductions are the same in-process and in a Ray worker.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -120,6 +122,33 @@ def _task_path(out: Path, experiment_name: str, preset_fields: dict) -> Path:
     return out / "tasks" / f"{key}.json"
 
 
+def _task_checksum(payload: dict) -> str:
+    """SHA-256 of a task's canonical JSON (without its own checksum)."""
+    body = {k: v for k, v in payload.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _read_task(path: Path, experiment_name: str, overrides: dict) -> dict | None:
+    """A finished task's payload, if the file is this task's (experiment and overrides recorded in
+    it), complete and unedited (its checksum); otherwise ``None`` after one warning line naming the
+    file, and the task is recomputed."""
+    problem = None
+    try:
+        payload = json.loads(path.read_text())
+        if not isinstance(payload, dict) or not {"experiment", "overrides", "table", "theory"} <= set(payload):
+            problem = "it is incomplete"
+        elif payload["experiment"] != experiment_name or payload["overrides"] != json.loads(json.dumps(overrides)):
+            problem = "it records another task"
+        elif payload.get("sha256") != _task_checksum(payload):
+            problem = "its contents fail their checksum"
+        else:
+            return payload
+    except (OSError, ValueError):
+        problem = "it cannot be read"
+    print(f"warning: task file {path}: {problem}; recomputing", file=sys.stderr)
+    return None
+
+
 def _aggregate(tasks: list[dict], results: dict[int, dict], grid_keys: list[str]) -> pd.DataFrame:
     frames = []
     for i, overrides in enumerate(tasks):
@@ -150,17 +179,16 @@ def run_sweep(experiment_name: str, grid: dict[str, list], out, *, base: dict | 
     results, reused = {}, 0
     for i, path in paths.items():
         if resume and path.exists():
-            try:
-                results[i] = json.loads(path.read_text())
+            payload = _read_task(path, experiment_name, {**base, **tasks[i]})
+            if payload is not None:
+                results[i] = payload
                 reused += 1
-            except (OSError, ValueError):
-                pass  # a damaged file is recomputed
     todo = [i for i in range(len(tasks)) if i not in results]
     log(f"{len(tasks)} tasks: {reused} finished before, {len(todo)} to run"
         + (f" on Ray ({ray_address})" if ray_address else " in-process"))
 
     def finish(i, payload):
-        atomic_write_text(paths[i], json.dumps(payload, indent=1))
+        atomic_write_text(paths[i], json.dumps({**payload, "sha256": _task_checksum(payload)}, indent=1))
         results[i] = payload
 
     bar = tqdm(total=len(todo), disable=not progress, desc=f"sweep {experiment_name}")

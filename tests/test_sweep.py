@@ -86,3 +86,28 @@ def test_rows_agree_is_counted_for_every_schema(tmp_path, capsys):
             "--set", "device=cpu", "--out", str(tmp_path / "net"), "--quiet"]
     assert main(args) == 0
     assert "/2 rows agree" in capsys.readouterr().out  # the empirical score and one network
+
+
+def test_damaged_foreign_or_edited_task_files_are_recomputed_by_name(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "s"
+    first = run_sweep("regularization", GRID, out, base=BASE, progress=False)
+    files = sorted((out / "tasks").glob("*.json"))
+    edited, emptied, foreign, blank = files[:4]
+    payload = json.loads(edited.read_text())
+    payload["table"][0]["measured"] = 999.0  # an edited measurement
+    edited.write_text(json.dumps(payload))
+    payload = json.loads(emptied.read_text())
+    payload["table"] = payload["table"][:1]  # rows removed
+    emptied.write_text(json.dumps(payload))
+    foreign.write_text(files[4].read_text())  # another task's file under this task's hash
+    blank.write_text("{}")
+    capsys.readouterr()
+    again = run_sweep("regularization", GRID, out, base=BASE, progress=False)
+    assert again.reused == 2 and again.computed == 4
+    pd.testing.assert_frame_equal(again.table, first.table)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 4 and all(line.startswith("warning: task file ") for line in err)
+    reasons = " ".join(err)
+    assert "checksum" in reasons and "another task" in reasons and "incomplete" in reasons

@@ -263,3 +263,22 @@ def test_no_interior_stationary_point_is_reported_quickly():
     assert np.isnan(onset.value) and not onset.converged and "no interior stationary point" in onset.flag
     gen = m.generalization(0.6)  # and what builds on it says why it has no value
     assert np.isnan(gen.value) and "no onset time" in gen.flag
+
+
+_FORKED = {}
+
+
+def _channel_in_child():
+    return _FORKED["model"].channel((0.3, 0.3, 1.0), 2.0, 1.0)
+
+
+def test_quadrature_threads_survive_a_fork():
+    import multiprocessing as mp_
+
+    import theory.hmm as hmm_module
+
+    _FORKED["model"] = m = HiddenManifoldModel(0.5, "tanh")  # inherited by the forked child
+    value = m.channel((0.3, 0.3, 1.0), 2.0, 1.0)  # creates the thread pool in this process
+    assert hmm_module._POOL is not None
+    with mp_.get_context("fork").Pool(1) as pool:  # the child inherits the pool object, not its threads
+        assert pool.apply_async(_channel_in_child).get(timeout=60) == value

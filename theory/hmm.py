@@ -120,19 +120,20 @@ def _threads() -> int:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID: int | None = None
 
 
 def _map_blocks(work, count: int, block: int, parallel: bool) -> None:
     """``work(start, stop)`` over ``range(count)`` in blocks, on a thread pool when ``parallel``
     (numpy's ufuncs release the GIL; blocks keep the temporaries in cache)."""
-    global _POOL
+    global _POOL, _POOL_PID
     starts = range(0, count, block)
     if not parallel or _threads() == 1:
         for b in starts:
             work(b, min(b + block, count))
         return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_threads(), thread_name_prefix="hmm-quadrature")
+    if _POOL is None or _POOL_PID != os.getpid():  # a forked child inherits the pool but not its threads
+        _POOL, _POOL_PID = ThreadPoolExecutor(_threads(), thread_name_prefix="hmm-quadrature"), os.getpid()
     for f in [_POOL.submit(work, b, min(b + block, count)) for b in starts]:
         f.result()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.hmm_phase import hidden_manifold, regime_times
+from theory.hmm_phase import hidden_manifold, regime_times, regime_times_line
 from theory.validation import require_positive
 
 from .io import atomic_write_text, config_hash, to_json_ready
@@ -107,26 +107,6 @@ def cached_regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum=
     return _cached(cache_dir, "times", {"alpha": alpha, "model": model_signature(model)}, compute)
 
 
-def _times_from_arrays(alphas, alpha_D: float, phi, model) -> list[dict]:
-    """:func:`theory.hmm_phase.regime_times` for every ``alpha`` of a line, each quantity solved
-    along the line at once."""
-    tc, to, gen = model.collapse_time(alphas), model.onset_time(alphas), model.generalization(alphas)
-    col = lambda v: np.broadcast_to(np.asarray(v), (len(alphas),))
-    tc_v, to_v, tg_v, tau_g, g_star = (col(v) for v in (tc.value, to.value, gen.value, gen.tau_g, gen.g_star))
-    ok = col(tc.converged) & col(to.converged) & col(gen.converged)
-    rows = []
-    for k, a in enumerate(alphas):
-        t_c, t_o, t_g = float(tc_v[k]), float(to_v[k]), float(tg_v[k])
-        rows.append({"phi": phi if isinstance(phi, str) else "custom", "alpha": float(a), "alpha_D": float(alpha_D),
-                     "t_c": t_c, "t_o": t_o, "t_g": t_g, "tau_c": float(np.expm1(2 * t_c)),
-                     "tau_o": float(np.expm1(2 * t_o)), "tau_g": float(tau_g[k]), "g_star": float(g_star[k]),
-                     "g_c": float(1 / np.expm1(2 * t_c)), "g_o": float(1 / np.expm1(2 * t_o)),
-                     "converged": bool(ok[k]),
-                     "flags": {q: str(np.broadcast_to(np.asarray(r.flag), (len(alphas),))[k])
-                               for q, r in (("t_c", tc), ("t_o", to), ("t_g", gen))}})
-    return rows
-
-
 def cached_regime_times_line(alphas, alpha_D: float, phi="linear", *, spectrum="mp", model=None,
                              cache_dir=None) -> list[dict]:
     """:func:`cached_regime_times` for every ``alpha`` of one line at fixed ``alpha_D``: the points
@@ -135,12 +115,12 @@ def cached_regime_times_line(alphas, alpha_D: float, phi="linear", *, spectrum="
     alphas = [float(a) for a in np.atleast_1d(require_positive("alpha", alphas))]
     model = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
     if cache_dir is False or not isinstance(phi, str) or not isinstance(spectrum, str):
-        return _times_from_arrays(np.array(alphas), alpha_D, phi, model)
+        return regime_times_line(alphas, alpha_D, phi, model=model)
     entries = [_entry_path(cache_dir, "times", {"alpha": a, "model": model_signature(model)}) for a in alphas]
     values = [_read(config, path) for config, path in entries]
     missing = [k for k, v in enumerate(values) if v is None]
     if missing:
-        rows = _times_from_arrays(np.array([alphas[k] for k in missing]), alpha_D, phi, model)
+        rows = regime_times_line([alphas[k] for k in missing], alpha_D, phi, model=model)
         for k, row in zip(missing, rows):
             values[k] = _write(*entries[k], row)
     return values

@@ -15,8 +15,8 @@ from .hmm import HiddenManifoldModel
 from .hmm_linear import LinearHMM
 from .validation import InputError, require_positive
 
-__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "regime_times_grid",
-           "phase_diagram_alpha_t", "phase_boundaries_alpha_D"]
+__all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "regime_times_line",
+           "regime_times_grid", "phase_diagram_alpha_t", "phase_boundaries_alpha_D"]
 
 
 def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):
@@ -66,21 +66,35 @@ def kernel_cross_entropy(model, tau, alpha, *, tau_g: float | None = None, g_sta
 
 
 def regime_times(alpha: float, alpha_D: float, phi="linear", *, spectrum="mp", model=None) -> dict:
-    """``t_c``, ``t_o``, ``t_g`` (and their ``g`` and ``tau`` equivalents) as one JSON-ready dict.
+    """``t_c``, ``t_o``, ``t_g`` (and their ``g`` and ``tau`` equivalents) as one JSON-ready dict,
+    with ``converged`` and each quantity's solver ``flags``.
 
     Nonlinear solves take seconds: pass ``model`` to reuse its warm starts, or use the on-disk
     cache of :mod:`compare.theory_cache` (the theory package does no file I/O)."""
     alpha = float(require_positive("alpha", alpha))
+    return regime_times_line([alpha], alpha_D, phi, spectrum=spectrum, model=model)[0]
+
+
+def regime_times_line(alphas, alpha_D: float, phi="linear", *, spectrum="mp", model=None) -> list[dict]:
+    """:func:`regime_times` for every ``alpha`` of a line at fixed ``alpha_D``, each quantity
+    solved along the line at once (for nonlinear ``phi``, 6 or more distinct alphas are read off one
+    interpolated curve, :meth:`~theory.hmm.HiddenManifoldModel.collapse_time`)."""
+    alphas = np.atleast_1d(np.asarray(require_positive("alpha", alphas), dtype=float))
     model = model if model is not None else hidden_manifold(alpha_D, phi, spectrum)
-    tc, to = model.collapse_time(alpha), model.onset_time(alpha)
-    gen = model.generalization(alpha)
-    return {"phi": phi if isinstance(phi, str) else "custom", "alpha": alpha, "alpha_D": float(alpha_D),
-            "t_c": float(tc.value), "t_o": float(to.value), "t_g": float(gen.value),
-            "tau_c": float(np.expm1(2 * tc.value)), "tau_o": float(np.expm1(2 * to.value)),
-            "tau_g": float(gen.tau_g), "g_star": float(gen.g_star), "g_c": float(1 / np.expm1(2 * tc.value)),
-            "g_o": float(1 / np.expm1(2 * to.value)),
-            "converged": bool(np.all(tc.converged) and np.all(to.converged) and np.all(gen.converged)),
-            "flags": {"t_c": str(tc.flag), "t_o": str(to.flag), "t_g": str(gen.flag)}}
+    tc, to, gen = model.collapse_time(alphas), model.onset_time(alphas), model.generalization(alphas)
+    col = lambda v: np.broadcast_to(np.asarray(v), alphas.shape)
+    flags = {q: col(r.flag) for q, r in (("t_c", tc), ("t_o", to), ("t_g", gen))}
+    ok = col(tc.converged) & col(to.converged) & col(gen.converged)
+    rows = []
+    for k, a in enumerate(alphas):
+        t_c, t_o = float(col(tc.value)[k]), float(col(to.value)[k])
+        rows.append({"phi": phi if isinstance(phi, str) else "custom", "alpha": float(a), "alpha_D": float(alpha_D),
+                     "t_c": t_c, "t_o": t_o, "t_g": float(col(gen.value)[k]),
+                     "tau_c": float(np.expm1(2 * t_c)), "tau_o": float(np.expm1(2 * t_o)),
+                     "tau_g": float(col(gen.tau_g)[k]), "g_star": float(col(gen.g_star)[k]),
+                     "g_c": float(1 / np.expm1(2 * t_c)), "g_o": float(1 / np.expm1(2 * t_o)),
+                     "converged": bool(ok[k]), "flags": {q: str(f[k]) for q, f in flags.items()}})
+    return rows
 
 
 def regime_times_grid(alphas, alpha_Ds, phi="linear", *, spectrum="mp", quantities=("t_c", "t_o", "t_g"),

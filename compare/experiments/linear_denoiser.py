@@ -115,6 +115,11 @@ def _figures(preset, model, fits):
     ax.errorbar(n[ok], mean[ok], yerr=2 * se[ok], fmt="o", color=MEASURED_COLOR, capsize=2, label="measured (±2 s.e.)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.yaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short decade
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(n[ok], [str(int(v)) for v in n[ok]])  # the measured sizes, in plain numbers
     ax.set_xlabel("training-set size n")
     ax.set_ylabel("generated variance per dimension")
     ax.set_title(f"Linear denoiser: generated variance, d = {preset.d}, T = {preset.T}, ell = {preset.ell}",

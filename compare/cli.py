@@ -580,10 +580,6 @@ def _plot_linear_denoiser_grid(table, name: str, path) -> None:
     save_figure(fig, path)
 
 
-_HMM_CAVEATS = ("t_g uses a reconstructed definition: the minimiser of the kernel estimate's test cross-entropy "
-                "(docs/hmm.md, section 3; medium-low confidence)",)
-
-
 @theory_group.command("hmm")
 @click.option("--alpha", required=True, help="alpha = ln P / N." + _RANGE_HELP)
 @click.option("--alpha-D", "alpha_D", required=True, help="Latent dimension ratio D / N." + _RANGE_HELP)
@@ -603,7 +599,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g, at a
     point or over ranges of alpha and alpha_D (nonlinear phi: about a second per point, cached)."""
     from theory.conventions import t_to_sigma_edm
-    from theory.hmm_phase import hidden_manifold
+    from theory.hmm_phase import T_G_CAVEAT, hidden_manifold
 
     from .ranges import evaluate_grid, parse_range
     from .theory_cache import cached_basin, cached_regime_times, cached_regime_times_line
@@ -643,8 +639,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         finally:
             bar.close()
         _echo_grid_table(table, "json" if as_json else fmt)
-        for caveat in _HMM_CAVEATS:  # on stderr: stdout stays a clean table
-            click.echo(f"caveat: {caveat}", err=True)
+        click.echo(f"caveat: {T_G_CAVEAT}", err=True)  # on stderr: stdout stays a clean table
         if plot_path is not None:
             _plot_hmm_grid(table, varying, phi, plot_path)
             click.echo(f"plot: {plot_path}", err=True)  # stdout stays a clean table
@@ -659,7 +654,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     for key in ("t_c", "t_o", "t_g"):
         out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
     out["t_g_definition"] = "reconstructed (docs/hmm.md): minimiser of the kernel estimate's test NLL"
-    out["caveats"] = list(_HMM_CAVEATS)
+    out["caveats"] = [T_G_CAVEAT]
     if basin_at:
         out["basin"] = [{"t": t, "r_star": cached_basin(t, alpha, alpha_D, phi, spectrum=spectrum, model=model,
                                                         cache_dir=cache)} for t in basin_at]
@@ -672,8 +667,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
     for row in out.get("basin", []):
         click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
-    for caveat in _HMM_CAVEATS:
-        click.echo(f"caveat: {caveat}")
+    click.echo(f"caveat: {T_G_CAVEAT}")
 
 
 def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:

@@ -16,7 +16,11 @@ from .hmm_linear import LinearHMM
 from .validation import InputError, require_positive
 
 __all__ = ["hidden_manifold", "gaussian_equivalent", "kernel_cross_entropy", "regime_times", "regime_times_line",
-           "regime_times_grid", "phase_diagram_alpha_t", "phase_boundaries_alpha_D"]
+           "regime_times_grid", "phase_diagram_alpha_t", "phase_boundaries_alpha_D", "T_G_CAVEAT"]
+
+#: What every output of t_g (and tau_g) must say (docs/hmm.md, section 3).
+T_G_CAVEAT = ("t_g and tau_g use a reconstructed definition: the minimiser of the kernel estimate's test "
+              "cross-entropy (docs/hmm.md, section 3; medium-low confidence)")
 
 
 def hidden_manifold(alpha_D: float, phi="linear", spectrum="mp"):

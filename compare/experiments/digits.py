@@ -14,7 +14,7 @@ from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import DigitsPreset
 from ..table import ComparisonRow
-from .real_data import cloning_stage, collapse_stage, entropy_stage, entropy_zero
+from .real_data import GAUSSIAN_T_C_CAVEAT, cloning_stage, collapse_stage, entropy_stage, entropy_zero
 
 __all__ = ["Digits"]
 
@@ -32,10 +32,7 @@ class Digits(Experiment):
     """Two classes of scikit-learn's digits against the spectrum's t_S and both t_C estimates."""
 
     name = "digits"
-    caveats = (
-        't_C (Gaussian) treats the data as Gaussian with their empirical spectrum, an approximation that '
-        'missed the measured collapse by tens of percent on real data (docs/real-data.md)',
-    )
+    caveats = (GAUSSIAN_T_C_CAVEAT,)
     preset_type = DigitsPreset
     version = 2
 

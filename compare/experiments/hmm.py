@@ -27,7 +27,7 @@ import numpy as np
 
 from simulate.stats import binomial_interval, bootstrap_interval, first_crossing, median_interval
 from theory.hmm_linear import LinearHMM
-from theory.hmm_phase import gaussian_equivalent, hidden_manifold, kernel_cross_entropy
+from theory.hmm_phase import T_G_CAVEAT, gaussian_equivalent, hidden_manifold, kernel_cross_entropy
 
 from ..driver import Experiment, Reconciliation, Stage
 from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
@@ -124,11 +124,7 @@ class HiddenManifold(Experiment):
     size scan of the first configuration."""
 
     name = "hmm"
-    caveats = (
-        "t_g and tau_g use a reconstructed definition: the minimiser of the kernel estimate's test cross-"
-        'entropy (docs/hmm.md, section 3; medium-low confidence)',
-        'times for nonlinear phi are replica-symmetric predictions',
-    )
+    caveats = (T_G_CAVEAT, "times for nonlinear phi are replica-symmetric predictions")
     preset_type = HmmPreset
     version = 4
 

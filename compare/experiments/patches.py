@@ -14,7 +14,7 @@ from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
 from ..presets import PatchesPreset
 from ..table import ComparisonRow
-from .real_data import collapse_stage, entropy_stage, entropy_zero
+from .real_data import GAUSSIAN_T_C_CAVEAT, collapse_stage, entropy_stage, entropy_zero
 
 __all__ = ["Patches"]
 
@@ -28,10 +28,7 @@ class Patches(Experiment):
     """k x k image patches at several P: predicted t_C(P) against measured collapse."""
 
     name = "patches"
-    caveats = (
-        't_C (Gaussian) treats the data as Gaussian with their empirical spectrum, an approximation that '
-        'missed the measured collapse by tens of percent on real data (docs/real-data.md)',
-    )
+    caveats = (GAUSSIAN_T_C_CAVEAT,)
     preset_type = PatchesPreset
     version = 2
 

@@ -16,6 +16,10 @@ from ..data_theory import entropy_collapse_time
 __all__ = ["cloning_stage", "collapse_stage", "entropy_stage", "entropy_zero"]
 
 
+#: What every Gaussian-approximation t_C of real data must say.
+GAUSSIAN_T_C_CAVEAT = ("t_C (Gaussian) treats the data as Gaussian with their empirical spectrum, an approximation that "
+                       "missed the measured collapse by tens of percent on real data (docs/real-data.md)")
+
 def cloning_stage(data: torch.Tensor, labels: np.ndarray, t_s: float, *, pairs: int, steps: int, generator,
                   progress: bool) -> dict:
     """Cloning with the empirical score. Parents are exact draws from ``P^e_T`` at

@@ -13,7 +13,7 @@ from simulate.scores import EmpiricalScore
 
 from ..data_theory import entropy_collapse_time
 
-__all__ = ["cloning_stage", "collapse_stage", "entropy_stage", "entropy_zero"]
+__all__ = ["cloning_stage", "collapse_stage", "entropy_stage", "entropy_zero", "GAUSSIAN_T_C_CAVEAT"]
 
 
 #: What every Gaussian-approximation t_C of real data must say.

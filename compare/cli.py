@@ -277,16 +277,24 @@ def theory_group():
 _RANGE_HELP = " A value, a list a,b,c, or a range START:STOP:COUNT (add :log for geometric spacing)."
 
 
+def _grid_options(plot_help: str):
+    """``--json``, ``--format`` and ``--plot`` of a ``regimes theory`` command that takes ranges."""
+    def decorate(func):
+        func = click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+                            help=plot_help + " PNG, PDF or SVG by the suffix.")(func)
+        func = click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+                            help="Table format for a grid [default: md].")(func)
+        return click.option("--json", "as_json", is_flag=True,
+                            help="Print one JSON object (one point) or records (a grid).")(func)
+    return decorate
+
+
 @theory_group.command("gaussian-mixture")
 @click.option("--N", "N", required=True, help="Dimension." + _RANGE_HELP)
 @click.option("--P", "P", required=True, help="Number of training points." + _RANGE_HELP)
 @click.option("--mu", default="1.0", show_default=True, help="Mean scale, |m|^2 = mu^2 N." + _RANGE_HELP)
 @click.option("--sigma", default="1.0", show_default=True, help="Within-class standard deviation." + _RANGE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one point) or records (a grid).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
-              help="Table format for a grid [default: md].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Draw the times against the one parameter that varies (PNG or PDF by the suffix).")
+@_grid_options("Draw the times against the one parameter that varies.")
 def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
     """Speciation and collapse times of the two-class Gaussian mixture, at a point or over ranges."""
     from .ranges import evaluate_grid, parse_range
@@ -396,11 +404,7 @@ def _csv(kind, name):
 @click.option("--std", "stds", required=True, help="Block standard deviations, e.g. 1,0.3,0.01.")
 @click.option("--P", "P", required=True, help="Number of training points." + _RANGE_HELP)
 @click.option("--normalized", is_flag=True, help="Sphere-projected data (g = 0); default g = 1.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one P) or records (a range).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
-              help="Table format for a range of P [default: md].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Draw each block's critical time under both rules and the global collapse against P.")
+@_grid_options("Draw each block's critical time under both rules and the global collapse against P.")
 def theory_subspaces(dims, stds, P, normalized, as_json, fmt, plot_path):
     """Per-subspace critical noise levels of linear-manifold data under both rules, at one P or over
     a range of P."""
@@ -515,11 +519,7 @@ def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
 @click.option("--ell", required=True, help="Noise scale of the forward OU process." + _RANGE_HELP)
 @click.option("--s", "s", default="1.0", show_default=True, help="Data standard deviation." + _RANGE_HELP)
 @click.option("--n", "n", default=None, help="Training-set size for the finite-n variance." + _RANGE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one point) or records (a grid).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
-              help="Table format for a grid [default: md].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Draw the variance ratio (and the finite-n variance) against the one parameter that varies.")
+@_grid_options("Draw the variance ratio (and the finite-n variance) against the one parameter that varies.")
 def theory_linear_denoiser(d, T, ell, s, n, as_json, fmt, plot_path):
     """The solvable linear one-step denoiser model [H24]: variance ratio, KL floor, transition size,
     at a point or over ranges."""
@@ -589,11 +589,7 @@ def _plot_linear_denoiser_grid(table, name: str, path) -> None:
               help="Spectrum of F F^T / D (linear phi only; nonlinear phi uses Gaussian F).")
 @click.option("--basin-at", "basin_at", type=float, multiple=True, help="Also print r*(t) at these OU times.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk cache of nonlinear solves.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys t_c, t_o, t_g, ...).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
-              help="Table format for a grid [default: md].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="One varying parameter: t_c, t_o, t_g against it; two: the phase diagram of t_c and t_o.")
+@_grid_options("One varying parameter: t_c, t_o, t_g against it; two: the phase diagram of t_c and t_o.")
 @click.option("--quiet", is_flag=True, help="No progress bar over a grid.")
 def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, plot_path, quiet):
     """Hidden-manifold model [AALMV25]: collapse t_c, onset of traps t_o, generalisation t_g, at a

@@ -146,6 +146,11 @@ class _NoStationaryPoint(Exception):
         self.g = g
 
 
+def _without_start(cls, upstream: str, result, method: str):
+    """A time that starts from another one which has no value: NaN, not converged, saying why."""
+    return cls(float("nan"), False, f"no {upstream} time to start from ({result.flag})", 0, 0, float("nan"), method)
+
+
 def _prior(theta) -> float:
     m, q, Q = theta
     V = Q - q
@@ -553,8 +558,7 @@ class HiddenManifoldModel:
         if key not in self._cache:
             collapse = self.collapse_time(a)
             if not np.isfinite(collapse.value):
-                self._cache[key] = SolverResult(float("nan"), False, f"no collapse time to start from ({collapse.flag})",
-                                                0, 0, float("nan"), "newton in ln g (onset)")
+                self._cache[key] = _without_start(SolverResult, "collapse", collapse, "newton in ln g (onset)")
                 return self._cache[key]
             g_c = 1 / np.expm1(2 * collapse.value)
             # -(alpha + Phi_0(g)) has the sign convention of the collapse residual
@@ -703,8 +707,7 @@ class HiddenManifoldModel:
                 return g * self._dPhi_dg(g, 0.0, p) - p.value - a
             onset = self.onset_time(a)
             if not np.isfinite(onset.value):
-                self._cache[key] = GeneralizationResult(float("nan"), False, f"no onset time to start from ({onset.flag})",
-                                                        0, 0, float("nan"), "secant in ln g (generalisation)")
+                self._cache[key] = _without_start(GeneralizationResult, "onset", onset, "secant in ln g (generalisation)")
                 return self._cache[key]
             g_o = 1 / np.expm1(2 * onset.value)
             res = self._solve_in_log_g(residual, 2 * g_o, "generalisation")

@@ -662,7 +662,10 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     for key, label in (("o", "onset of traps"), ("c", "collapse"), ("g", "generalisation")):
         click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
     for row in out.get("basin", []):
-        click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
+        if math.isnan(row["r_star"]):
+            click.echo(f"basin r*({row['t']:.6g}): no trap (t is above the onset time)")
+        else:
+            click.echo(f"basin r*({row['t']:.6g}) = {row['r_star']:.8g}  (radius^2 = N r* Delta_t)")
     click.echo(f"caveat: {T_G_CAVEAT}")
 
 

@@ -77,3 +77,18 @@ def test_a_root_below_float64_is_not_reported_converged():
     assert res.converged is False and "below the float64 range" in res.flag
     grid = collapse_time(np.ones(10), np.array([0.5, 690.8]))
     assert list(grid.converged) == [True, False] and grid.flag[0] == "converged"
+
+
+def test_a_basin_above_the_onset_is_no_trap_not_a_huge_negative_number():
+    import numpy as np
+
+    from theory.hmm_linear import LinearHMM
+    from theory.result import NO_TRAP
+
+    m = LinearHMM(0.5)
+    far = m.basin(50.0, 0.2)  # the formula gives -1.1e43 here
+    assert np.isnan(far.value) and far.flag == NO_TRAP and far.converged
+    grid = m.basin(np.array([0.5, 50.0]), 0.2)
+    assert grid.value[0] > 0 and np.isnan(grid.value[1]) and list(grid.flag) == ["closed form", NO_TRAP]
+    assert np.isnan(float(m.basin(50.0, 0.2, dps=30).value))
+    assert m.basin(m.onset_time(0.2).value, 0.2).value == pytest.approx(0.0, abs=1e-12)  # the onset is kept

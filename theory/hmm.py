@@ -39,7 +39,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from .activations import TRUNCATION, Activation, _hermite, _legendre, activation, gaussian_rule
-from .result import GeneralizationResult, SolverResult
+from .result import NO_TRAP, GeneralizationResult, SolverResult
 from .roots import newton, secant
 from .validation import InputError, require_nonnegative, require_positive
 
@@ -685,7 +685,7 @@ class HiddenManifoldModel:
         g = 1 / np.expm1(2 * t)
         f0, f1 = a + self.free_entropy(g, 0.0), a + self.free_entropy(g, 1.0) + 0.5
         if f0 > 1e-10:  # (at t_o itself f0 is the onset solve's residual, of either sign)
-            return SolverResult(float("nan"), True, "no trap: t is above the onset time", 0, 2, f0,
+            return SolverResult(float("nan"), True, NO_TRAP, 0, 2, f0,
                                 "replica symmetric")
         residual = lambda r: a + self.free_entropy(g, r) + r / 2
         slope = lambda r: self._dPhi_dr(g, r, self.free_entropy(g, r, overlaps=True)) + 0.5

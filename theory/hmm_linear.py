@@ -34,13 +34,14 @@ import mpmath as mp
 import numpy as np
 
 from .gaussian import GRID_MIN
-from .result import GeneralizationResult, SolverResult
+from .result import NO_TRAP, GeneralizationResult, SolverResult
 from .roots import find_root_float64, find_root_mpmath
 from .validation import InputError, require_positive, scalar_or_array
 
 __all__ = ["LinearHMM", "SPECTRA"]
 
 SPECTRA = ("mp", "orthogonal", "isotropic")
+_NO_TRAP = 1e-10  # r* this far below 0 is the onset itself (rounding), not "no trap"
 
 
 @lru_cache(maxsize=None)
@@ -206,7 +207,9 @@ class LinearHMM:
     def basin(self, t, alpha, *, dps: int | None = None) -> SolverResult:
         """``r*(t) = 1 + 2 (i(g) - alpha)/B(g)`` (closed form): the basin radius^2 is ``N r* Delta_t``.
 
-        Negative above the onset time (no trap). Vectorised in ``t``; mpmath with ``dps``."""
+        Above the onset time the formula turns negative: there is no trap, and the value is NaN with
+        the flag "no trap: t is above the onset time" (as for nonlinear ``phi``; ``r*`` within 1e-10
+        below 0, at the onset itself, is kept). Vectorised in ``t``; mpmath with ``dps``."""
         t = require_positive("t", t)
         a = require_positive("alpha", alpha)
         if dps is not None:
@@ -217,10 +220,18 @@ class LinearHMM:
                 i, b = (self._average_mp(lambda v, f=f: f(v, mp), g) for f in (self._i_term, self._b_term))
                 r = 1 + 2 * (i - mp.mpf(float(a))) / b
             with mp.workdps(dps):
+                if r < -_NO_TRAP:
+                    return SolverResult(mp.nan, True, NO_TRAP, 0, 0, mp.mpf(0), f"closed form (mpmath, dps={dps})")
                 return SolverResult.closed_form(+r, f"closed form (mpmath, dps={dps})")
         g = 1.0 / np.expm1(2 * t)
-        return SolverResult.closed_form(scalar_or_array(1 + 2 * (self._average(self._i_term, g) - a)
-                                                        / self._average(self._b_term, g)))
+        r = np.asarray(1 + 2 * (self._average(self._i_term, g) - a) / self._average(self._b_term, g))
+        trap = r >= -_NO_TRAP
+        if np.all(trap):
+            return SolverResult.closed_form(scalar_or_array(r))
+        value = np.where(trap, r, np.nan)
+        flag = np.where(trap, "closed form", NO_TRAP).astype(object)
+        return SolverResult(scalar_or_array(value), True if r.ndim == 0 else np.ones(r.shape, bool),
+                            str(flag) if r.ndim == 0 else flag, 0, 0, scalar_or_array(np.zeros(r.shape)), "closed form")
 
     def free_entropy(self, g, r) -> float:
         """Planted REM free entropy ``Phi(1; g, r) = -i(g) - B(g)/2 - r (1 - B(g))/2``."""

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["SolverResult", "GeneralizationResult", "CONVERGED", "CLOSED_FORM", "MAX_ITERATIONS", "NO_BRACKET",
-           "NON_FINITE", "RESIDUAL_TOO_LARGE", "STALLED"]
+           "NON_FINITE", "RESIDUAL_TOO_LARGE", "STALLED", "NO_TRAP"]
 
 #: ``flag`` values: why a solver stopped.
 CONVERGED = "converged"
 CLOSED_FORM = "closed form"
+NO_TRAP = "no trap: t is above the onset time"  # a basin asked for above the onset time
 MAX_ITERATIONS = "maximum iterations reached"
 NO_BRACKET = "no sign change on the bracket"
 NON_FINITE = "non-finite value encountered"

@@ -172,3 +172,13 @@ def test_relative_distance_sign():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_floor_one_point_law_is_a_chi_square_level():
+    # P(chi^2_N <= 2 ln(1/tau)); for N = 2 the chi-square law is exponential: exactly 1 - tau
+    from compare.experiments.regularization import floor_memorized_fraction
+
+    for tau in (1e-6, 1e-3, 0.1, 0.5, 0.9):
+        assert floor_memorized_fraction(tau, 2) == pytest.approx(1 - tau, rel=1e-12)
+    assert floor_memorized_fraction(1e-300, 8) == 1.0 and floor_memorized_fraction(1.0, 8) == 0.0
+    assert floor_memorized_fraction(0.1, 8) < floor_memorized_fraction(0.1, 2)  # more dimensions, further away

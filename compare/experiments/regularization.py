@@ -96,12 +96,23 @@ class Regularization(Experiment):
                                               extra={"c": float(v), "memorized": memo[(kind, float(v))][0]}))
         theory = {"t_C": t_c, "one_point_distance": {f"{c:g}": one_point_distance(float(c), preset.N, t_c, T_END)
                                                       for c in sw["c"]},
+                  "floor_memorized_one_point": {f"{v:g}": floor_memorized_fraction(float(v), preset.N)
+                                                for v in sw["tau"]},
                   "memorized": {f"{k}={v:g}": list(map(float, m)) for (k, v), m in memo.items()}}
         return Reconciliation(rows, theory, {"memo": memo, "t_c": t_c})
 
     def figures(self, preset, setup, raw, rec):
         """regularization."""
         return _figures(preset, raw["sweep"], rec.extra["memo"], rec.extra["t_c"])
+
+
+def floor_memorized_fraction(tau: float, N: int) -> float:
+    """One-point law of the floored score (docs/networks.md): the flow memorises iff
+    ``|x_T - a|/sigma_T <= sqrt(2 ln(1/tau))``, and for a start drawn around ``a`` that ratio is
+    ``|z|``, ``z ~ N(0, I_N)``: the fraction is ``P(chi^2_N <= 2 ln(1/tau))``."""
+    from scipy.stats import chi2
+
+    return float(chi2.cdf(2.0 * math.log(1.0 / tau), N)) if tau < 1 else 0.0
 
 
 NO_C = 1e-4  # where c = 0 is drawn on the log axis
@@ -130,6 +141,9 @@ def _figures(preset, sw, memo, t_c):
         ax.set_ylabel("fraction of samples memorised")
         ax.set_ylim(-0.05, 1.05)
         ax.grid(True, alpha=0.3)
+    taus = np.geomspace(NO_TAU, 0.999, 200)
+    ax2.plot(taus, [floor_memorized_fraction(float(v), preset.N) for v in taus], "-", color=THEORY_COLOR,
+             label="one-point law $P(\\chi^2_N \\leq 2\\ln(1/\\tau))$")
     ax1.set_title("Tikhonov-regularised score", fontsize=9)
     ax2.set_title("floored score", fontsize=9)
     ax2.legend(fontsize=7, loc="best")

@@ -4,6 +4,7 @@ and the conversion of results to standard JSON."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from simulate.io import CacheMiss, atomic_write_bytes, atomic_write_text, config_hash, load_npz, save_npz
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "config_hash", "save_npz", "load_npz", "CacheMiss",
-           "to_json_ready", "check_writable"]
+           "to_json_ready", "check_writable", "warn_recompute"]
 
 
 def to_json_ready(obj):
@@ -53,3 +54,9 @@ def check_writable(path, name: str, *, directory: bool) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{name}: cannot write {path}: no write permission in {folder}")
     return path
+
+
+def warn_recompute(what: str, path, problem: str) -> None:
+    """One warning line on stderr for a cached file that is not used: which file, and why."""
+    print(f"warning: {what} {path}: {problem}; recomputing", file=sys.stderr)
+

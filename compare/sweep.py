@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 from theory.validation import InputError
 
-from .io import atomic_write_text, config_hash, to_json_ready
+from .io import atomic_write_text, config_hash, to_json_ready, warn_recompute
 from .registry import get_experiment
 
 __all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "run_on_ray", "SweepResult"]
@@ -145,7 +144,7 @@ def _read_task(path: Path, experiment_name: str, overrides: dict) -> dict | None
             return payload
     except (OSError, ValueError):
         problem = "it cannot be read"
-    print(f"warning: task file {path}: {problem}; recomputing", file=sys.stderr)
+    warn_recompute("task file", path, problem)
     return None
 
 

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from theory.hmm_phase import hidden_manifold, regime_times, regime_times_line
 from theory.validation import require_positive
 
-from .io import atomic_write_text, config_hash, to_json_ready
+from .io import atomic_write_text, config_hash, to_json_ready, warn_recompute
 
 __all__ = ["CACHE_VERSION", "default_cache_dir", "cached_regime_times", "cached_regime_times_line", "cached_basin",
            "model_signature"]
@@ -76,7 +75,7 @@ def _read(config: dict, path: Path):
             return entry["value"]
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         problem = "it cannot be read"
-    print(f"warning: cache entry {path}: {problem}; recomputing", file=sys.stderr)
+    warn_recompute("cache entry", path, problem)
     return None
 
 

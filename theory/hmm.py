@@ -408,26 +408,28 @@ class HiddenManifoldModel:
                 break
         return Overlaps(float(x[0]), float(x[1]), float(x[2]), F(x) if value is None else value, its, converged)
 
+    def _closest(self, g: float, r: float) -> tuple[float, float] | None:
+        """``(|ln(g'/g)|, g')`` for the solved stationary point ``g'`` at this ``r`` closest to ``g``."""
+        cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
+        return min(cands) if cands else None
+
     def _nearest(self, g: float, r: float) -> Overlaps | None:
         """The cached stationary point at this ``r`` with the closest ``ln g``, if it lies within
         ``_WARM_START_LOG_G`` in ``ln g`` (``_WARM_NISHIMORI_LOG_G`` at ``r = 1``, where the solve is
         a damped one-dimensional maximisation): a warm start."""
         within = _WARM_NISHIMORI_LOG_G if r == 1.0 else _WARM_START_LOG_G
-        cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
-        if not cands:
-            return None
-        dist, gg = min(cands)
+        closest = self._closest(g, r)
         # Newton from a far-away g can land on a spurious stationary point: then walk or restart
-        return self._points[(gg, r)] if dist < within else None
+        return self._points[(closest[1], r)] if closest is not None and closest[0] < within else None
 
     def _walk(self, g: float, r: float) -> Overlaps | None:
         """Continuation in ``g`` at fixed ``r`` from the nearest solved point within
         ``_WALK_LOG_G``, in steps of at most ``_WARM_START_LOG_G`` in ``ln g`` (each step a warm
         Newton solve, cached); ``None`` when no solved point is that close."""
-        cands = [(abs(np.log(gg / g)), gg) for (gg, rr) in self._points if rr == r]
-        if not cands or min(cands)[0] >= _WALK_LOG_G:
+        closest = self._closest(g, r)
+        if closest is None or closest[0] >= _WALK_LOG_G:
             return None
-        dist, g0 = min(cands)
+        dist, g0 = closest
         steps = int(np.ceil(dist / (0.8 * _WARM_START_LOG_G)))
         for lg in np.linspace(np.log(g0), np.log(g), steps + 1)[1:-1]:
             self.free_entropy(float(np.exp(lg)), r)
@@ -571,6 +573,10 @@ class HiddenManifoldModel:
                "onset": (0.0, lambda self, g: -self.free_entropy(g, 0.0)),
                "generalisation": (0.0, lambda self, g: self._rem_alpha(g))}
 
+    def _tau_g(self, g_star: float, point: Overlaps) -> float:
+        """``tau_g = -2 Phi_0'(g*)``: the nearest-neighbour squared distance per component."""
+        return -2 * self._dPhi_dg(g_star, 0.0, point)
+
     def _rem_alpha(self, g: float) -> float:
         """``g Phi_0'(g) - Phi_0(g)``: the ``alpha`` at which the fresh-point REM condenses at ``g``."""
         p = self.free_entropy(g, 0.0, overlaps=True)
@@ -640,7 +646,7 @@ class HiddenManifoldModel:
             fields = {}
             if kind == "generalisation":
                 g_star = 1.0 / np.expm1(2 * t)
-                tau = np.array([-2 * self._dPhi_dg(float(g), 0.0, self._stationary_checked(float(g), 0.0))
+                tau = np.array([self._tau_g(float(g), self._stationary_checked(float(g), 0.0))
                                 for g in g_star])
                 fields = {"g_star": g_star, "tau_g": tau}
                 t = 0.5 * np.log1p(tau)
@@ -702,17 +708,14 @@ class HiddenManifoldModel:
         a = float(require_positive("alpha", alpha))
         key = ("t_g", a)
         if key not in self._cache:
-            def residual(g):
-                p = self.free_entropy(g, 0.0, overlaps=True)
-                return g * self._dPhi_dg(g, 0.0, p) - p.value - a
             onset = self.onset_time(a)
             if not np.isfinite(onset.value):
                 self._cache[key] = _without_start(GeneralizationResult, "onset", onset, "secant in ln g (generalisation)")
                 return self._cache[key]
             g_o = 1 / np.expm1(2 * onset.value)
-            res = self._solve_in_log_g(residual, 2 * g_o, "generalisation")
+            res = self._solve_in_log_g(lambda g: self._rem_alpha(g) - a, 2 * g_o, "generalisation")
             g_star = 1 / np.expm1(2 * res.value)
-            tau = -2 * self._dPhi_dg(g_star, 0.0, self.free_entropy(g_star, 0.0, overlaps=True))
+            tau = self._tau_g(g_star, self.free_entropy(g_star, 0.0, overlaps=True))
             self._cache[key] = GeneralizationResult(**{**res.__dict__, "value": 0.5 * np.log1p(tau)}, tau_g=tau,
                                                     g_star=g_star)
         return self._cache[key]

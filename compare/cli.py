@@ -25,7 +25,7 @@ import click
 from theory import DEFAULT_DDPM, TwoClassMixture, conventions
 from theory.validation import InputError, require_int, require_nonnegative, require_positive
 
-from .io import check_writable, to_json_ready
+from .io import check_writable, prepare_output, strict_cache, to_json_ready
 from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
 
 __all__ = ["cli", "main"]
@@ -50,10 +50,42 @@ def _preset_options(preset_cls):
     return decorate
 
 
+def _usable_cache():
+    """The HMM cache folder (``$REGIMES_CACHE`` or ``~/.cache/diffusion-regimes``), checked before any
+    work: one that cannot be written is announced in one line and the run goes on without it."""
+    from .io import _STRICT
+    from .theory_cache import default_cache_dir
+
+    folder = default_cache_dir()
+    try:
+        prepare_output(folder / "hmm", "cache ($REGIMES_CACHE)")
+    except InputError as exc:
+        if _STRICT.get():
+            raise
+        click.echo(f"warning: {exc}; computing without the cache", err=True)
+        return False
+    return folder
+
+
+def _set_strict_cache(ctx, param, value):
+    if value:  # main() restores the previous setting when the command returns
+        from .io import _STRICT
+
+        _STRICT.set(True)
+    return value
+
+
+def _strict_cache_option(func):
+    return click.option("--strict-cache", is_flag=True, expose_value=False, callback=_set_strict_cache,
+                        help="A cached file that cannot be used (damaged, edited, another configuration's) "
+                             "is an error, not a recomputation.")(func)
+
+
 def _common_run_options(func, out_default: str = "regimes-out/EXPERIMENT"):
     func = click.option("--out", "out", type=click.Path(file_okay=False), default=None,
                         help=f"Output directory [default: {out_default}].")(func)
     func = click.option("--no-resume", is_flag=True, help="Recompute cached raw results.")(func)
+    func = _strict_cache_option(func)
     func = click.option("--quiet", is_flag=True, help="No progress messages.")(func)
     return func
 
@@ -109,7 +141,7 @@ def _run_compare(name: str, out, no_resume: bool, quiet: bool, *, figure_formats
     exp = get_experiment(name)
     preset = _build_preset(exp, overrides)
     out = Path(out) if out else Path("regimes-out") / name
-    check_writable(out, "--out", directory=True)  # before any work, not after it
+    prepare_output(out, "--out")  # before any work, not after it
     t0 = time.perf_counter()
     result = exp.run(preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
                      figure_formats=figure_formats)
@@ -160,7 +192,7 @@ def _register_simulate(name: str):
     def command(stages, out, no_resume, quiet, **overrides):
         preset = _build_preset(exp, overrides)
         out = Path(out) if out else Path("regimes-out") / name
-        check_writable(out, "--out", directory=True)
+        prepare_output(out, "--out")
         sim = exp.simulate(preset, out, stages=stages or None, resume=not no_resume, progress=not quiet,
                            log=_log(quiet))
         for stage, path in sim.paths.items():
@@ -186,19 +218,20 @@ for _name in EXPERIMENTS:
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output directory [default: regimes-out/sweep-EXPERIMENT].")
 @click.option("--no-resume", is_flag=True, help="Recompute tasks that finished before.")
+@_strict_cache_option
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
 def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
     """Run a grid of EXPERIMENT presets as independent tasks; resumable, same table on every backend."""
     from .sweep import parse_fixed, parse_grid, run_sweep
 
-    require_int("threads", threads, 1)
+    _check_threads(threads)
     grid_values = parse_grid(experiment, grid)
     base = parse_fixed(experiment, fixed)
     overlap = set(base) & set(grid_values)
     if overlap:
         raise InputError(f"--set and --grid both name {sorted(overlap)}")
     out = Path(out) if out else Path("regimes-out") / f"sweep-{experiment}"
-    check_writable(out, "--out", directory=True)
+    prepare_output(out, "--out")
     t0 = time.perf_counter()
     res = run_sweep(experiment, grid_values, out, base=base, ray_address=ray_address, threads=threads,
                     resume=not no_resume, progress=not quiet, log=_log(quiet))
@@ -238,7 +271,7 @@ def _register_scale(name: str, preset_cls):
         from .scaling import get_study, run_scaling, scaling_summary
         from .table import to_markdown
 
-        require_int("threads", threads, 1)
+        _check_threads(threads)
         study = get_study(name)
         if large:
             if study.large_preset is None:
@@ -253,7 +286,7 @@ def _register_scale(name: str, preset_cls):
         values = {**base, **{k: v for k, v in overrides.items() if v is not None}}
         preset = preset_cls(**values)
         out = Path(out) if out else Path("regimes-out") / f"scale-{name}"
-        check_writable(out, "--out", directory=True)
+        prepare_output(out, "--out")
         res = run_scaling(study, preset, out, resume=not no_resume, progress=not quiet, log=_log(quiet),
                           ray_address=ray_address, threads=threads)
         click.echo(to_markdown(res.table))
@@ -297,9 +330,9 @@ def _grid_options(plot_help: str):
 @_grid_options("Draw the times against the one parameter that varies.")
 def theory_mixture(N, P, mu, sigma, as_json, fmt, plot_path):
     """Speciation and collapse times of the two-class Gaussian mixture, at a point or over ranges."""
-    from .ranges import evaluate_grid, parse_range
+    from .ranges import MAX_DIMENSION, evaluate_grid, parse_range
 
-    grid = {"N": parse_range("N", N, integer=True), "P": parse_range("P", P, integer=True),
+    grid = {"N": parse_range("N", N, integer=True, max_value=MAX_DIMENSION), "P": parse_range("P", P, integer=True),
             "mu": parse_range("mu", mu), "sigma": parse_range("sigma", sigma)}
     if all(len(v) == 1 for v in grid.values()) and fmt is None and plot_path is None:
         _theory_mixture_point(*(v[0] for v in grid.values()), as_json)
@@ -389,12 +422,27 @@ def _sigma_edm_axis(ax) -> None:
     sec.set_ylabel("$\\sigma_{EDM}$")
 
 
+def _check_threads(threads) -> int:
+    """torch threads per task: between 1 and the machine's CPU count (more only oversubscribes)."""
+    import os
+
+    threads = require_int("threads", threads, 1)
+    cpus = os.cpu_count() or 1
+    if threads > max(cpus, 1024):
+        raise InputError(f"threads must be at most {max(cpus, 1024)}, got {threads}")
+    return threads
+
+
 def _csv(kind, name):
     def convert(text):
+        items = str(text).split(",")
         try:
-            return [kind(v) for v in str(text).split(",") if v.strip()]
+            values = [kind(v) for v in items]
         except ValueError:
-            raise click.BadParameter(f"must be a comma-separated list, got {text!r}", param_hint=name) from None
+            values = None
+        if not values or any(not v.strip() for v in items):
+            raise click.BadParameter(f"must be a comma-separated list of numbers, got {text!r}", param_hint=name)
+        return values
 
     return convert
 
@@ -491,6 +539,8 @@ def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
     from .data_theory import summarize_data
 
     require_int("samples", samples, 10)
+    if samples > 10 ** 8:
+        raise InputError(f"samples must be at most 10^8 per time, got {samples}")
     ds = from_array(path, scale=scale)
     for t in collapse_below:
         if not (t > 0 and math.isfinite(t)):
@@ -525,12 +575,12 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json, fmt, plot_path):
     at a point or over ranges."""
     from theory.linear_denoiser import LinearDenoiserModel
 
-    from .ranges import evaluate_grid, parse_range
+    from .ranges import MAX_DIMENSION, evaluate_grid, parse_range
 
-    grid = {"d": parse_range("d", d, integer=True), "T": parse_range("T", T), "ell": parse_range("ell", ell),
-            "s": parse_range("s", s)}
+    grid = {"d": parse_range("d", d, integer=True, max_value=MAX_DIMENSION), "T": parse_range("T", T),
+            "ell": parse_range("ell", ell), "s": parse_range("s", s)}
     if n is not None:
-        grid["n"] = parse_range("n", n, integer=True)
+        grid["n"] = parse_range("n", n, integer=True, max_value=MAX_DIMENSION)
     if any(len(v) > 1 for v in grid.values()) or fmt is not None or plot_path is not None:
         varying = _varying(grid, plot_path, 1)
 
@@ -589,6 +639,7 @@ def _plot_linear_denoiser_grid(table, name: str, path) -> None:
               help="Spectrum of F F^T / D (linear phi only; nonlinear phi uses Gaussian F).")
 @click.option("--basin-at", "basin_at", type=float, multiple=True, help="Also print r*(t) at these OU times.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk cache of nonlinear solves.")
+@_strict_cache_option
 @_grid_options("One varying parameter: t_c, t_o, t_g against it; two: the phase diagram of t_c and t_o.")
 @click.option("--quiet", is_flag=True, help="No progress bar over a grid.")
 def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, plot_path, quiet):
@@ -600,7 +651,12 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     from .ranges import evaluate_grid, parse_range
     from .theory_cache import cached_basin, cached_regime_times, cached_regime_times_line
 
-    cache = False if no_cache else None
+    for t in basin_at:
+        try:
+            require_positive("t", t)
+        except InputError as exc:
+            raise InputError(f"--basin-at: {exc}") from None
+    cache = False if no_cache else _usable_cache()
     grid = {"alpha": parse_range("alpha", alpha), "alpha_D": parse_range("alpha_D", alpha_D)}
     if len(grid["alpha"]) > 1 or len(grid["alpha_D"]) > 1 or fmt is not None or plot_path is not None:
         if basin_at:
@@ -648,7 +704,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
         raise InputError(f"no converged solution at alpha = {alpha:g}, alpha_D = {alpha_D:g}, phi = {phi}: "
                          + "; ".join(failed))
     for key in ("t_c", "t_o", "t_g"):
-        out["sigma_edm_" + key[2:]] = float(t_to_sigma_edm(out[key]))
+        out["sigma_edm_" + key[2:]] = _in_float64(t_to_sigma_edm, out[key])
     out["t_g_definition"] = "reconstructed (docs/hmm.md): minimiser of the kernel estimate's test NLL"
     out["caveats"] = [T_G_CAVEAT]
     if basin_at:
@@ -660,7 +716,9 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     click.echo(f"hidden-manifold model: phi = {phi}, alpha = {alpha}, alpha_D = {alpha_D}"
                + (f", spectrum = {spectrum}" if phi == "linear" else " (replica symmetric)"))
     for key, label in (("o", "onset of traps"), ("c", "collapse"), ("g", "generalisation")):
-        click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {out['sigma_edm_' + key]:.8g}   ({label})")
+        sigma = out["sigma_edm_" + key]
+        sigma = "beyond float64" if sigma is None else f"{sigma:.8g}"
+        click.echo(f"t_{key} = {out['t_' + key]:.10g}   sigma_EDM = {sigma}   ({label})")
     for row in out.get("basin", []):
         if math.isnan(row["r_star"]):
             click.echo(f"basin r*({row['t']:.6g}): no trap (t is above the onset time)")
@@ -765,16 +823,24 @@ def convert(t, sigma_edm, tau, ddpm_step, as_json):
     else:
         t = conventions.t_from_ddpm_step(value)
     lo, hi = DEFAULT_DDPM.times[0], DEFAULT_DDPM.times[-1]
-    tau = conventions.t_to_tau(t)
-    out = {"t": t, "tau": tau if math.isfinite(tau) else None, "sigma_EDM": conventions.t_to_sigma_edm(t),
+    out = {"t": t, "tau": _in_float64(conventions.t_to_tau, t), "sigma_EDM": _in_float64(conventions.t_to_sigma_edm, t),
            "ddpm_step": conventions.ddpm_step_from_t(t) if lo <= t <= hi else None}
     if as_json:
-        click.echo(json.dumps(out))  # tau beyond float64 is null (its value is in the text output)
+        click.echo(json.dumps(out))  # beyond float64 tau and sigma_EDM are null (their values are in the text output)
     else:
         step = "-" if out["ddpm_step"] is None else f"{out['ddpm_step']:.4f}"
-        # beyond float64 (t > 354.9) tau is printed from an mpmath evaluation
-        tau_text = f"{tau:.10g}" if math.isfinite(tau) else _mp_format(conventions.t_to_tau(t, dps=20))
-        click.echo(f"t = {out['t']:.10g}  tau = {tau_text}  sigma_EDM = {out['sigma_EDM']:.10g}  DDPM step = {step}")
+        # beyond float64 (tau: t > 354.9, sigma_EDM: t > 709.8) the value is printed from an mpmath evaluation
+        text = {k: f"{out[k]:.10g}" if out[k] is not None else _mp_format(f(t, dps=20))
+                for k, f in (("tau", conventions.t_to_tau), ("sigma_EDM", conventions.t_to_sigma_edm))}
+        click.echo(f"t = {out['t']:.10g}  tau = {text['tau']}  sigma_EDM = {text['sigma_EDM']}  DDPM step = {step}")
+
+
+def _in_float64(convert, t):
+    """``convert(t)``, or None where the value exceeds float64 (the conversion refuses it)."""
+    try:
+        return float(convert(t))
+    except InputError:
+        return None
 
 
 def _mp_format(value) -> str:
@@ -787,7 +853,8 @@ def _mp_format(value) -> str:
 def main(argv=None) -> int:
     """Entry point: bad input is one line ``error: ...`` and exit status 2; a bug keeps its traceback."""
     try:
-        cli.main(args=argv, prog_name="regimes", standalone_mode=False)
+        with strict_cache(False):  # --strict-cache lasts for this command only
+            cli.main(args=argv, prog_name="regimes", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

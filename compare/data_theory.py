@@ -54,7 +54,7 @@ def entropy_collapse_time(data, t_guess: float, *, samples: int = 2000, generato
 def _units(t: float) -> dict:
     ddpm = conventions.DEFAULT_DDPM
     ok = math.isfinite(t) and ddpm.times[0] <= t <= ddpm.times[-1]
-    return {"sigma_EDM": conventions.t_to_sigma_edm(t) if math.isfinite(t) and t >= 0 else float("nan"),
+    return {"sigma_EDM": conventions.t_to_sigma_edm(t) if math.isfinite(t) and 0 <= t <= 709.78 else float("nan"),
             "ddpm_step": float(ddpm.step_from_t(t)) if ok else float("nan")}
 
 

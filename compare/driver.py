@@ -44,7 +44,7 @@ import pandas as pd
 
 from theory.validation import InputError
 
-from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, to_json_ready
+from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, to_json_ready, warn_recompute
 from .table import make_table, write_table
 
 __all__ = ["Experiment", "Stage", "StageContext", "Reconciliation", "ExperimentResult", "SimulationResult",
@@ -294,7 +294,7 @@ def simulate_experiment(experiment: Experiment, preset=None, out=None, *, stages
             try:
                 arrays, cached = load_npz(path, expect={"config": config}), True
             except CacheMiss as exc:
-                log(f"{stage.name}: cached result not usable ({exc}); recomputing")
+                warn_recompute(f"stage {stage.name}: cached result", path, str(exc))
         if arrays is None:
             arrays = {k: np.asarray(v) for k, v in stage.compute(ctx).items()}
             if path is not None:

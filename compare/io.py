@@ -3,16 +3,31 @@ and the conversion of results to standard JSON."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from simulate.io import CacheMiss, atomic_write_bytes, atomic_write_text, config_hash, load_npz, save_npz
+from simulate.io import CacheMiss, atomic_write_bytes, atomic_write_text, config_hash, load_npz, remove_orphans, save_npz
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "config_hash", "save_npz", "load_npz", "CacheMiss",
-           "to_json_ready", "check_writable", "warn_recompute"]
+           "to_json_ready", "check_writable", "warn_recompute", "strict_cache", "remove_orphans", "prepare_output"]
+
+#: ``--strict-cache``: a cached file that cannot be used is an error instead of a recomputation.
+_STRICT = contextvars.ContextVar("strict_cache", default=False)
+
+
+@contextlib.contextmanager
+def strict_cache(enabled: bool = True):
+    """Within the block, :func:`warn_recompute` raises instead of warning (``--strict-cache``)."""
+    token = _STRICT.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
 
 
 def to_json_ready(obj):
@@ -57,6 +72,21 @@ def check_writable(path, name: str, *, directory: bool) -> Path:
 
 
 def warn_recompute(what: str, path, problem: str) -> None:
-    """One warning line on stderr for a cached file that is not used: which file, and why."""
+    """One warning line on stderr for a cached file that is not used: which file, and why. Under
+    :func:`strict_cache` an :class:`~theory.validation.InputError` instead (the CLI: one line, exit 2)."""
+    if _STRICT.get():
+        from theory.validation import InputError
+
+        raise InputError(f"--strict-cache: {what} {path}: {problem}; not recomputing")
     print(f"warning: {what} {path}: {problem}; recomputing", file=sys.stderr)
+
+
+def prepare_output(path, name: str) -> Path:
+    """:func:`check_writable` for an output folder, then delete the temporary files that killed
+    runs left in it (one line on stderr says how many)."""
+    path = check_writable(path, name, directory=True)
+    removed = remove_orphans(path)
+    if removed:
+        print(f"note: removed {removed} temporary file(s) left by interrupted runs in {path}", file=sys.stderr)
+    return path
 

@@ -7,10 +7,12 @@ never part of a cache key (:data:`compare.driver.ANALYSIS_FIELDS`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
-from theory.validation import InputError, require_in_open_interval, require_int, require_positive
+from theory.validation import (InputError, physical_memory_bytes, require_in_open_interval, require_int,
+                               require_positive)
 
 __all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "MixtureScalingPreset", "HmmScalingPreset",
@@ -24,11 +26,43 @@ def _check_device_seed_conf(preset):
     require_in_open_interval("confidence", preset.confidence, 0.0, 1.0)
 
 
+#: Largest count any preset field may hold: torch indexes tensors with signed 64-bit sizes but
+#: allocates and loops over counts; beyond 2^31 - 1 nothing runs on one machine.
+MAX_COUNT = 2 ** 31 - 1
+
+
+def _bound_count(name: str, value) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_COUNT:
+        raise InputError(f"{name} must be at most 2^31 - 1 = {MAX_COUNT}, got {value}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2 ** 30:.3g} GiB"
+
+
 class _SelfValidating:
-    """Validate on construction (a frozen preset is valid for its whole life)."""
+    """Validate on construction (a frozen preset is valid for its whole life): every integer field
+    at most :data:`MAX_COUNT`, then the preset's own checks, then its memory estimate
+    (:meth:`footprint`) against this machine's physical memory, all before anything is allocated."""
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if f.name != "seed":  # a seed is a label, not a count (derived unit seeds exceed 2^31)
+                _bound_count(f.name, getattr(self, f.name))
         self.validate()
+        need = self.footprint()
+        if need:
+            total = sum(b for _, b in need)
+            have = physical_memory_bytes()
+            if have is not None and total > have:
+                what, biggest = max(need, key=lambda item: item[1])
+                raise InputError(f"the run needs about {_gib(total)}, more than this machine's {_gib(have)}; "
+                                 f"the largest part: {what}, {_gib(biggest)}")
+
+    def footprint(self) -> list[tuple[str, float]]:
+        """``[(what, bytes), ...]``: the largest arrays a run holds at once (an estimate; empty when
+        small by construction)."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -67,26 +101,40 @@ class GaussianMixturePreset(_SelfValidating):
             raise InputError("mu^2 N must exceed sigma^2: the mixture never speciates otherwise")
         return self
 
+    def footprint(self):
+        """The training set (and the engine's copy), the trajectories and the entropy samples."""
+        item = 4 if self.dtype == "float32" else 8
+        return [("P x N (the training set, twice)", 2.0 * self.P * self.N * item),
+                ("trajectories x N (the samplers' states)", 4.0 * self.trajectories * self.N * item),
+                ("pairs x N (the cloned pairs)", 4.0 * self.pairs * self.N * item),
+                ("entropy_samples x N", 2.0 * self.entropy_samples * self.N * item)]
+
 
 def parse_int_list(name: str, text: str) -> list[int]:
     """``"1,2,3"`` -> ``[1, 2, 3]``; an :class:`~theory.validation.InputError` naming ``name`` otherwise."""
+    items = str(text).split(",")
+    if not str(text).strip():
+        raise InputError(f"{name} must not be empty")
     try:
-        values = [int(v) for v in str(text).split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         raise InputError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
-    if not values:
-        raise InputError(f"{name} must not be empty")
+    for v in values:
+        _bound_count(name, v)
     return values
 
 
 def parse_float_list(name: str, text: str) -> list[float]:
     """``"0.1,1e-3"`` -> ``[0.1, 0.001]``; an :class:`~theory.validation.InputError` naming ``name`` otherwise."""
+    items = str(text).split(",")
+    if not str(text).strip():
+        raise InputError(f"{name} must not be empty")
     try:
-        values = [float(v) for v in str(text).split(",") if v.strip()]
+        values = [float(v) for v in items]
     except ValueError:
         raise InputError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
-    if not values:
-        raise InputError(f"{name} must not be empty")
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{name} must be finite numbers, got {text!r}")
     return values
 
 
@@ -147,6 +195,12 @@ class SubspacesPreset(_SelfValidating):
         _check_device_seed_conf(self)
         require_positive("tolerance", self.tolerance)
         return self
+
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        N = max(sum(dims) for dims, _ in self.configs())
+        return [("P x N (the training set)", 2.0 * max(self.sizes()) * N * 8),
+                ("points x N x N (the Jacobians)", 2.0 * self.points * N * N * 8)]
 
 
 def _check_common(preset):
@@ -248,6 +302,12 @@ class LinearDenoiserPreset(_SelfValidating):
         _check_device_seed_conf(self)
         return self
 
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        return [("repeats x n x d (the training sets)", 2.0 * self.repeats * max(self.sizes()) * self.d * 8),
+                ("fresh x d (the fresh samples)", 2.0 * self.fresh * self.d * 8),
+                ("d x d", 4.0 * self.d * self.d * 8)]
+
 
 @dataclass(frozen=True)
 class RegularizationPreset(_SelfValidating):
@@ -274,6 +334,11 @@ class RegularizationPreset(_SelfValidating):
         require_int("steps", self.steps, 10)
         _check_device_seed_conf(self)
         return self
+
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        return [("P x N (the training set)", 2.0 * self.P * self.N * 8),
+                ("trajectories x N", 4.0 * self.trajectories * self.N * 8)]
 
 
 @dataclass(frozen=True)
@@ -307,15 +372,18 @@ class HmmPreset(_SelfValidating):
             phi, _, aD = item.strip().partition(":")
             if phi not in ("linear", "tanh", "relu", "sign") or not aD:
                 raise InputError(f"configs must be 'phi:alpha_D,...' with phi in linear/tanh/relu/sign, got {item!r}")
-            out.append((phi, float(require_positive("alpha_D", parse_float_list("alpha_D", aD)[0]))))
+            try:
+                out.append((phi, float(require_positive("alpha_D", parse_float_list("alpha_D", aD)[0]))))
+            except InputError as exc:
+                raise InputError(f"configs: {exc}") from None
         return out
 
     def validate(self):
         """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
         require_int("N", self.N, 8)
         require_positive("alpha", self.alpha)
-        if self.P > 10 ** 7:
-            raise InputError(f"alpha * N gives P = {self.P} > 10^7: lower alpha or N")
+        if self.alpha * self.N > math.log(10 ** 7):  # before e^{alpha N}, which can overflow
+            raise InputError(f"alpha * N = {self.alpha * self.N:.4g} gives P = e^(alpha N) > 10^7: lower alpha or N")
         self.parsed_configs()
         require_int("samples", self.samples, 10)
         require_int("hessian_points", self.hessian_points, 2)
@@ -323,7 +391,9 @@ class HmmPreset(_SelfValidating):
         require_int("steps", self.steps, 10)
         require_int("test_points", self.test_points, 10)
         for n in parse_float_list("scan_N", self.scan_N):
-            require_int("scan_N", int(n), 8)
+            n = require_int("scan_N", n, 8)
+            if self.alpha * n > math.log(10 ** 7):
+                raise InputError(f"scan_N: alpha * {n} gives P = e^(alpha N) > 10^7: lower alpha or scan_N")
         _check_device_seed_conf(self)
         return self
 
@@ -354,6 +424,12 @@ class NetworksPreset(_SelfValidating):
             require_int(name, getattr(self, name), 1)
         _check_device_seed_conf(self)
         return self
+
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        P, W = max(parse_int_list("P", self.P)), max(parse_int_list("width", self.width))
+        return [("P x N (the training set)", 2.0 * P * self.N * 4), ("width x width (the network)", 16.0 * W * W),
+                ("batch_size x width", 16.0 * self.batch_size * W), ("trajectories x N", 4.0 * self.trajectories * self.N * 4)]
 
 
 # -- finite-size scaling studies (compare.scaling) ---------------------------------------------
@@ -524,6 +600,7 @@ class SubspacesScalingPreset(_ScalingPreset):
         require_int("times", self.times, 4)
         require_int("points", self.points, 10)
         require_positive("tau_min", self.tau_min)
+        require_positive("tau_max", self.tau_max)
         if not 0 < self.tau_min < self.tau_max:
             raise InputError(f"tau_min must be < tau_max, got {self.tau_min} and {self.tau_max}")
         return self

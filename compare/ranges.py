@@ -23,14 +23,32 @@ MAX_GRID = 100_000
 MAX_DIGITS = 10_000
 
 
-def parse_range(name: str, text, *, integer: bool = False) -> np.ndarray:
+#: Largest dimension-like integer (N, d, n): exactly representable in float64 (only dataset sizes
+#: P go beyond, in ln P).
+MAX_DIMENSION = 10 ** 15
+
+
+def parse_range(name: str, text, *, integer: bool = False, max_value: int | None = None) -> np.ndarray:
     """The values ``text`` names, as a float (or integer) array.
 
     ``"a:b:n"``: ``n`` values from ``a`` to ``b`` inclusive, evenly spaced; ``"a:b:n:log"``: evenly
     spaced in ``ln`` (``a, b > 0``); ``"v1,v2,..."``: those values; ``"v"``: one value. Integer
     parameters (``--N``, ``--P``) round a range's values and drop repeats; a listed value must
-    already be an integer.
+    already be an integer. ``max_value``: the largest integer allowed (dimensions: :data:`MAX_DIMENSION`).
     """
+    values = _parse_range(name, text, integer)
+    if max_value is not None and any(v > max_value for v in values):
+        raise InputError(f"{name} must be at most 10^{len(str(max_value)) - 1}, got {_short(max(values))}")
+    return values
+
+
+def _short(v) -> str:
+    """An integer of any size, readable: ``123456`` or ``1.2e+400``-style for long ones."""
+    digits = str(v)
+    return digits if len(digits) <= 16 else f"{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
+
+
+def _parse_range(name: str, text, integer: bool) -> np.ndarray:
     s = str(text).strip()
     if ":" in s:
         parts = s.split(":")

@@ -45,7 +45,7 @@ from theory.validation import InputError
 
 from .driver import ANALYSIS_FIELDS, Experiment, stream_seed
 from .extrapolation import ANSATZE, extrapolate, per_size_summary
-from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, to_json_ready
+from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, to_json_ready, warn_recompute
 from .table import ComparisonRow, make_table, write_table
 
 __all__ = ["ScaledQuantity", "ScalingStudy", "ScalingResult", "run_scaling", "unit_seed", "scaling_summary",
@@ -215,7 +215,7 @@ def run_scaling(study: ScalingStudy, preset=None, out=None, *, resume: bool = Tr
                 units[job] = {k[:-len(".pair")]: [float(v) for v in a] for k, a in arrays.items()}
                 reused += 1
             except CacheMiss as exc:
-                log(f"N = {job[0]}, seed {job[1]}: stored unit not usable ({exc}); recomputing")
+                warn_recompute(f"N = {job[0]}, seed {job[1]}: stored unit", path, str(exc))
     todo = [job for job in jobs if job not in units]
     log(f"{study.name}: {len(jobs)} units (sizes {sizes} x {preset.seeds} seeds): {reused} finished before, "
         f"{len(todo)} to run" + (f" on Ray ({ray_address})" if ray_address else ""))

@@ -21,6 +21,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA device is available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InputError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                         f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if dev.type not in ("cpu", "cuda"):
         raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}")
     return dev
@@ -53,8 +56,12 @@ def check_points(name: str, x, *, dim: int | None = None) -> torch.Tensor:
         raise InputError(f"{name} must have dtype float32 or float64, got {x.dtype}")
     if x.ndim != 2:
         raise InputError(f"{name} must have shape (B, N), got {tuple(x.shape)}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise InputError(f"{name} must have at least one row and one column, got shape {tuple(x.shape)}")
     if dim is not None and x.shape[1] != dim:
         raise InputError(f"{name} must have N = {dim} columns, got {x.shape[1]}")
-    if not torch.isfinite(x).all():
+    # inside a functorch transform (jacrev/vmap of an analytic score) values are symbolic: no check
+    traced = torch._C._functorch.is_functorch_wrapped_tensor(x)
+    if not traced and not torch.isfinite(x).all():
         raise InputError(f"{name} must be finite (no NaN or inf)")
     return x

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from theory.validation import InputError, require_int, require_positive
+from theory.validation import InputError, require_fits, require_int, require_positive
 
 __all__ = ["Dataset", "block_gaussian", "isotropic_gaussian", "mixture_marginal", "noised", "spectrum_gaussian", "two_class_mixture"]
 
@@ -47,6 +47,7 @@ def _normal(shape, generator, dtype, device):
 def isotropic_gaussian(N, P, sigma=1.0, *, generator, dtype=torch.float64, device="cpu") -> Dataset:
     """``P`` points from ``N(0, sigma^2 I_N)``."""
     N, P = require_int("N", N, 1), require_int("P", P, 2)
+    require_fits(f"P x N = {P} x {N} points", 2.0 * P * N * 8)
     sigma = float(require_positive("sigma", sigma))
     return Dataset(sigma * _normal((P, N), generator, dtype, device), None,
                    {"model": "isotropic", "sigma": sigma})
@@ -80,6 +81,7 @@ def two_class_mixture(N, P, mu=1.0, sigma=1.0, *, generator, dtype=torch.float64
     ``|m|^2 = mu^2 N``. ``labels`` are 0 for ``+m`` and 1 for ``-m`` (fair coin per point).
     """
     N, P = require_int("N", N, 1), require_int("P", P, 2)
+    require_fits(f"P x N = {P} x {N} points", 2.0 * P * N * 8)
     mu = float(require_positive("mu", mu))
     sigma = float(require_positive("sigma", sigma))
     labels = torch.randint(0, 2, (P,), generator=generator, device=device)
@@ -103,6 +105,7 @@ def noised(data, t: float, n: int, *, generator):
     else:
         data = check_points("data", data)
         P, N, dtype, device, rows = data.shape[0], data.shape[1], data.dtype, data.device, data.__getitem__
+    require_fits(f"n x N = {n} x {N} draws", 2.0 * n * N * torch.finfo(dtype).bits / 8)
     mu = torch.randint(0, P, (n,), generator=generator, device=device)
     z = torch.randn((n, N), generator=generator, dtype=dtype, device=device)
     return math.exp(-t) * rows(mu).to(dtype) + math.sqrt(-math.expm1(-2 * t)) * z, mu
@@ -112,6 +115,7 @@ def mixture_marginal(mean: torch.Tensor, t: float, n: int, sigma: float = 1.0, *
     """``n`` exact draws from the two-class mixture's law at OU time ``t``:
     ``s m e^{-t} + sqrt(Gamma_t) z`` with ``s = +-1`` fair and ``Gamma_t = Delta_t + sigma^2 e^{-2t}``."""
     n = require_int("n", n, 1)
+    require_fits(f"n x N = {n} x {mean.shape[-1]} draws", 2.0 * n * mean.shape[-1] * 8)
     t = float(require_positive("t", t))
     c = math.exp(-t)
     gamma = -math.expm1(-2 * t) + sigma**2 * c * c

@@ -144,7 +144,8 @@ def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PAT
         if min(im.shape[:2]) >= k:
             sources.append(im)
     if not sources:
-        raise InputError("no source image is large enough (or colored, with color=True)")
+        raise InputError(f"k = {k}: no source image is k x k or larger"
+                         + (" (and in colour, as color=True asks)" if color else ""))
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(sources), P)
     patches = np.empty((P, k * k * (3 if color else 1)))

@@ -28,6 +28,7 @@ Modes: ``exact`` = ``tf32x3`` with 32 candidates on CUDA, ``fp32`` with 16 on CP
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +36,7 @@ import torch
 from theory.validation import InputError, require_int
 
 from ._torch import check_points
-from .scores import StreamedTrainingSet
+from .scores import AccuracyGuard, StreamedTrainingSet
 
 __all__ = ["ScoreEngine", "round_to_tf32", "MODES", "GEMMS"]
 
@@ -82,6 +83,13 @@ class _Plan:
 # the plain version's speed (measured: K = 32 adds 25% at N = 784, K = 8 adds 5%)
 _DEFAULTS = {("exact", "cuda"): _Plan("tf32x3", 32), ("exact", "cpu"): _Plan("fp32", 16),
              ("fast", "cuda"): _Plan("tf32", 8), ("fast", "cpu"): _Plan("fp32", 8)}
+#: Unit roundoff of each GEMM: float32, TF32 (10-bit mantissa), the 3-term TF32 split (its dropped
+#: lo.lo term and the lo parts' own TF32 rounding, ~2^-21 measured), float64.
+UNIT_ROUNDOFF = {"fp32": 2.0 ** -24, "tf32": 2.0 ** -11, "tf32x3": 2.0 ** -21, "fp64": 2.0 ** -53}
+#: What the guard holds each mode to (:class:`~simulate.scores.AccuracyGuard`): ``exact`` to float32
+#: accuracy, ``fast`` only against gross failure (logits off by more than one nat, a remainder lost
+#: to rounding at the 1e-3 level).
+_GUARDS = {"exact": dict(max_logit_error=2e-3, tolerance=1e-5), "fast": dict(max_logit_error=1.0, tolerance=1e-3)}
 
 
 class ScoreEngine(StreamedTrainingSet):
@@ -107,12 +115,20 @@ class ScoreEngine(StreamedTrainingSet):
         Override the number of candidates (0 disables the exact recomputation).
     memory_budget_bytes : int
         Bound on the per-chunk ``B x chunk`` buffers.
+    origin : Tensor (N,), optional
+        Centre of the frame the logits are formed in (default: the training mean).
+
+    Notes
+    -----
+    Rows whose result the :class:`~simulate.scores.AccuracyGuard` cannot vouch for (large norms
+    at small ``t`` with weight outside the candidates) are recomputed with float64 logits, so the
+    engine never returns NaN and never a silently wrong row (tests/test_engine.py).
     """
 
     finish_dtype = torch.float64
 
     def __init__(self, data: torch.Tensor, *, mode: str = "exact", gemm: str | None = None,
-                 candidates: int | None = None, memory_budget_bytes: int = 256 * 2 ** 20):
+                 candidates: int | None = None, memory_budget_bytes: int = 256 * 2 ** 20, origin=None):
         data = check_points("data", data)
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
@@ -121,12 +137,17 @@ class ScoreEngine(StreamedTrainingSet):
         if gemm not in GEMMS:
             raise InputError(f"gemm must be one of {GEMMS}, got {gemm!r}")
         candidates = require_int("candidates", plan.candidates if candidates is None else candidates, 0)
-        self._init_data(data, memory_budget_bytes, work_dtype=torch.float64 if gemm == "fp64" else torch.float32)
+        self._init_data(data, memory_budget_bytes, work_dtype=torch.float64 if gemm == "fp64" else torch.float32,
+                        origin=origin)
         self.mode, self.gemm, self.candidates = mode, gemm, min(candidates, self.P)
+        self.guard = AccuracyGuard(unit_roundoff=UNIT_ROUNDOFF[gemm], max_norm=self.max_norm, **_GUARDS[mode])
+        if gemm == "fp64":  # nothing above it to promote to
+            self.guard = self.guard.float64()
 
     def _work_query(self, x: torch.Tensor) -> torch.Tensor:
-        """Queries are cast to the GEMM's working dtype (results come back in ``x``'s dtype)."""
-        return x.to(self.data.dtype)
+        """Queries of any float dtype are accepted (cast to the GEMM's dtype in the centred frame;
+        results come back in ``x``'s dtype)."""
+        return x
 
     def _dot(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``x @ a.T`` at the engine's GEMM precision."""
@@ -148,8 +169,9 @@ class ScoreEngine(StreamedTrainingSet):
         return x_hi @ a_hi.T + (x_hi @ a_lo.T + x_lo @ a_hi.T)
 
     def _logits(self, x, a, norms2, scale_xa, scale_aa):
-        """``(2 c x.a - c^2 |a|^2)/(2 Delta)`` for one chunk, with the GEMM at the engine's precision."""
-        if self.gemm in ("fp32", "fp64"):
+        """``(2 c x.a - c^2 |a|^2)/(2 Delta)`` for one chunk, with the GEMM at the engine's precision
+        (float64 queries: a pass the guard promoted, a plain float64 GEMM)."""
+        if self.gemm in ("fp32", "fp64") or x.dtype == torch.float64:
             with _tf32(False) if x.is_cuda else contextlib.nullcontext():
                 return torch.addmm(norms2.mul(-scale_aa).expand(x.shape[0], -1), x, a.T, alpha=scale_xa)
         return self._dot(x, a).mul_(scale_xa).sub_(norms2 * scale_aa)

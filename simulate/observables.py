@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from theory.validation import InputError, require_int
+from theory.validation import InputError, as_float_array, require_int
 
 from ._torch import check_points
 from .samplers import _check_times, _split, euler_maruyama_step_, sample_euler_maruyama
@@ -46,8 +46,12 @@ __all__ = [
 def crossing_from_above(times, values, level: float) -> float:
     """Where a curve that rises as ``t`` decreases first reaches ``level``, scanning down from the
     largest time (NaN if it never does, or already starts at or above it)."""
-    order = np.argsort(np.asarray(times, float))[::-1]
-    return first_crossing(np.asarray(times, float)[order], np.asarray(values, float)[order], level, rising=True)
+    times, values = as_float_array("times", times), as_float_array("values", values)
+    if times.ndim != 1 or times.size < 1 or values.shape != times.shape:
+        raise InputError(f"times must be a non-empty 1-D array and values of the same shape, got shapes "
+                         f"{times.shape} and {values.shape}")
+    order = np.argsort(times)[::-1]
+    return first_crossing(times[order], values[order], level, rising=True)
 
 
 @dataclass

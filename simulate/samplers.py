@@ -27,7 +27,9 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-from theory.validation import InputError, require_int
+from theory.validation import InputError, as_float_array, require_int, require_real
+
+from ._torch import check_points
 
 __all__ = ["time_grid", "euler_maruyama_step_", "sample_euler_maruyama", "sample_heun", "sample_heun_ve"]
 
@@ -39,6 +41,9 @@ def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log")
     stiff score near ``t = 0`` stays resolved; ``"linear"`` is uniform in ``t``.
     """
     steps = require_int("steps", steps, 1)
+    if steps > 10 ** 8:
+        raise InputError(f"steps must be at most 10^8 (one score evaluation each), got {steps}")
+    t_start, t_end = require_real("t_start", t_start), require_real("t_end", t_end)
     if not (math.isfinite(t_start) and math.isfinite(t_end) and t_start > t_end > 0):
         raise InputError(f"times must satisfy t_start > t_end > 0, got t_start={t_start!r}, t_end={t_end!r}")
     if spacing == "log":
@@ -48,13 +53,20 @@ def time_grid(t_start: float, t_end: float, steps: int, *, spacing: str = "log")
     raise InputError(f"spacing must be 'log' or 'linear', got {spacing!r}")
 
 
-def _check_times(times) -> np.ndarray:
-    times = np.asarray(times, dtype=float)
+def _check_times(times, name: str = "times") -> np.ndarray:
+    times = as_float_array(name, times)
     if times.ndim != 1 or times.size < 2:
-        raise InputError("times must be a 1-D sequence of at least two times")
+        raise InputError(f"{name} must be a 1-D sequence of at least two times")
     if not np.all(np.isfinite(times)) or not np.all(np.diff(times) < 0) or times[-1] < 0:
-        raise InputError("times must be finite, strictly decreasing and >= 0")
+        raise InputError(f"{name} must be finite, strictly decreasing and >= 0")
     return times
+
+
+def _check_start(score, x) -> torch.Tensor:
+    """A callable ``score`` and finite float starting points ``x`` (B, N)."""
+    if not callable(score):
+        raise InputError(f"score must be callable as score(x, t), got {type(score).__name__}")
+    return check_points("x", x)
 
 
 def _split(out):
@@ -88,7 +100,7 @@ def sample_euler_maruyama(
     ``generator`` (pass one for reproducible runs).
     """
     times = _check_times(times)
-    x = x.clone()  # updated in place below; the caller's tensor is left alone
+    x = _check_start(score, x).clone()  # updated in place below; the caller's tensor is left alone
     noise = torch.empty_like(x)
     for i in trange(len(times) - 1, disable=disable, desc="reverse SDE", leave=False):
         t, t_next = float(times[i]), float(times[i + 1])
@@ -114,6 +126,7 @@ def sample_heun(
     (the score is singular there).
     """
     times = _check_times(times)
+    x = _check_start(score, x)
     for i in trange(len(times) - 1, disable=disable, desc="probability-flow ODE", leave=False):
         t, t_next = float(times[i]), float(times[i + 1])
         s, evaluation = _split(score(x, t))
@@ -145,7 +158,8 @@ def sample_heun_ve(
 
     The callback gets ``{"i", "sigma", "sigma_next", "x", "score"}`` before each step.
     """
-    sig = _check_times(sigmas)
+    sig = _check_times(sigmas, "sigmas")
+    x = _check_start(score, x)
     for i in trange(len(sig) - 1, disable=disable, desc="VE probability-flow ODE", leave=False):
         s, s_next = float(sig[i]), float(sig[i + 1])
         s1 = score(x, s)

@@ -5,7 +5,10 @@ Every rank holds a contiguous block of rows and accumulates its :class:`~simulat
 with the same streaming loop as :class:`~simulate.scores.EmpiricalScore`; the partials are combined
 by :func:`~simulate.scores.merge_partials` with ``all_reduce`` as its reductions (MAX of the
 maxima, SUM of the rescaled sums, MAX of the best-logit-tagged index). The result equals the
-unsharded evaluation up to the order of the floating-point sums. Query points ``x`` must be the
+unsharded evaluation up to the order of the floating-point sums: every rank forms its logits in the
+frame centred on the mean of the whole set, the candidates of float32 shards (the largest logits,
+recomputed exactly) are gathered from all ranks, and the rows the accuracy guard cannot vouch for
+are recomputed with float64 logits on every rank. Query points ``x`` must be the
 same on every rank (broadcast them first), and so must ``exclude`` and any random draws an
 observable makes (seed the generators identically on every rank).
 """
@@ -17,7 +20,8 @@ import torch.distributed as dist
 
 from theory.validation import InputError, require_int
 
-from .scores import EmpiricalEvaluation, EmpiricalScore, EmpiricalScoreBase, Partials, _check_need, merge_partials
+from .scores import (EmpiricalEvaluation, EmpiricalScore, EmpiricalScoreBase, Partials, _check_need, _evaluate_guarded,
+                     merge_partials)
 
 __all__ = ["shard_bounds", "ShardedEmpiricalScore"]
 
@@ -53,12 +57,20 @@ class ShardedEmpiricalScore(EmpiricalScoreBase):
     def __init__(self, shard: torch.Tensor, start: int = 0, *, group=None, **score_kwargs):
         if not dist.is_available() or not dist.is_initialized():
             raise InputError("torch.distributed must be initialised (dist.init_process_group) before sharding")
-        self.local = EmpiricalScore(shard, **score_kwargs)
         self.start = require_int("start", start, 0)
         self.group = group
-        p = torch.tensor([self.local.P], dtype=torch.long, device=self.local.device)
+        if "origin" in score_kwargs:
+            raise InputError("origin is set by the sharded score (the mean of the whole training set)")
+        if not isinstance(shard, torch.Tensor) or shard.ndim != 2 or shard.shape[0] < 1:
+            raise InputError("shard must be a torch.Tensor of shape (P_rank, N) with P_rank >= 1")
+        p = torch.tensor([shard.shape[0]], dtype=torch.long, device=shard.device)
         self._all_reduce(p, dist.ReduceOp.SUM)
         self._P = int(p.item())
+        total = shard.double().sum(dim=0)
+        self._all_reduce(total, dist.ReduceOp.SUM)
+        self.local = EmpiricalScore(shard, origin=total / self._P, **score_kwargs)
+        self.guard, self.finish_dtype = self.local.guard, None
+        self.memory_budget_bytes = self.local.memory_budget_bytes
 
     def _all_reduce(self, tensor: torch.Tensor, op) -> torch.Tensor:
         dist.all_reduce(tensor, op=op, group=self.group)
@@ -85,8 +97,26 @@ class ShardedEmpiricalScore(EmpiricalScoreBase):
         return self.local.device
 
     def _merged(self, part: Partials) -> Partials:
-        return merge_partials(part, reduce_max=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.MAX),
-                              reduce_sum=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.SUM))
+        merged = merge_partials(part, reduce_max=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.MAX),
+                                reduce_sum=lambda v: self._all_reduce(v.clone(), dist.ReduceOp.SUM))
+        # the candidates: every rank's list gathered, the best K kept (ranks agree on whether there are any)
+        have = torch.tensor([0 if part.cand_index is None else part.cand_index.shape[1]], device=self.device)
+        self._all_reduce(have, dist.ReduceOp.MIN)
+        K = int(have.item())
+        if K:
+            world = dist.get_world_size(self.group)
+            logits = [torch.empty_like(part.cand_logit[:, :K]) for _ in range(world)]
+            index = [torch.empty_like(part.cand_index[:, :K]) for _ in range(world)]
+            dist.all_gather(logits, part.cand_logit[:, :K].contiguous(), group=self.group)
+            dist.all_gather(index, part.cand_index[:, :K].contiguous(), group=self.group)
+            logit, idx = torch.cat(logits, dim=1), torch.cat(index, dim=1)
+            keep = torch.topk(logit, K, dim=1).indices
+            merged.cand_logit, merged.cand_index = logit.gather(1, keep), idx.gather(1, keep)
+        return merged
+
+    def _whole(self, x, t, need: frozenset, exclude, *, promote: bool = False) -> Partials:
+        """Partials of the whole training set: this rank's, merged over the group."""
+        return self._merged(self.local._accumulate(x, t, need, exclude, self.start, promote=promote))
 
     @torch.no_grad()
     def partials(self, x: torch.Tensor, t: float, *, need=("score",), exclude=None, index_offset: int = 0) -> Partials:
@@ -99,8 +129,7 @@ class ShardedEmpiricalScore(EmpiricalScoreBase):
         """Score, log-density, nearest index and largest weight over all shards (every rank gets them)."""
         x = self.local._query(x)  # validated once here, not again by the local pass
         exclude = self._check_exclude(exclude, x.shape[0])
-        part = self._merged(self.local._accumulate(x, t, _check_need(need), exclude, self.start))
-        return part.finish(x, t, self.P)
+        return _evaluate_guarded(self, x, t, _check_need(need), exclude)
 
     @torch.no_grad()
     def rows(self, index: torch.Tensor) -> torch.Tensor:

@@ -16,12 +16,13 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from theory.validation import InputError, require_int
+from theory.validation import InputError, as_float_array, require_int, require_real
 
 __all__ = ["binomial_interval", "median_interval", "bootstrap_interval", "first_crossing", "normal_quantile"]
 
 
 def _check_confidence(confidence: float) -> float:
+    confidence = require_real("confidence", confidence)
     if not (0 < confidence < 1):
         raise InputError(f"confidence must lie in (0, 1), got {confidence!r}")
     return float(confidence)
@@ -35,10 +36,12 @@ def normal_quantile(confidence: float) -> float:
 def binomial_interval(successes, trials, confidence: float = 0.95, method: str = "wilson"):
     """Interval for a success probability from ``successes`` out of ``trials`` (vectorised)."""
     confidence = _check_confidence(confidence)
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
-        raise InputError("need 0 <= successes <= trials and trials >= 1")
+    k = as_float_array("successes", successes)
+    n = as_float_array("trials", trials)
+    if not (np.all(np.isfinite(n)) and np.all(n == np.round(n)) and np.all(n >= 1)):
+        raise InputError(f"trials must be integers >= 1, got {trials!r}")
+    if not (np.all(np.isfinite(k)) and np.all(k == np.round(k)) and np.all(k >= 0) and np.all(k <= n)):
+        raise InputError(f"successes must be integers with 0 <= successes <= trials, got {successes!r}")
     if method == "wilson":
         z = stats.norm.ppf(0.5 + confidence / 2)
         p = k / n
@@ -58,10 +61,13 @@ def median_interval(values, confidence: float = 0.95):
     """``(median, low, high)``: the sample median and an order-statistic interval with coverage
     at least ``confidence`` for the population median (exact for continuous laws)."""
     confidence = _check_confidence(confidence)
-    v = np.sort(np.asarray(values, dtype=float))
+    v = as_float_array("values", values)
+    if v.ndim != 1 or v.size < 1:
+        raise InputError(f"values must be a non-empty 1-D sample, got shape {v.shape}")
+    if np.isnan(v).any():  # +-inf are fine (censored values: order statistics still hold)
+        raise InputError("values must not contain NaN: drop them, or censor them as +inf or -inf")
+    v = np.sort(v)
     n = v.size
-    if n < 1:
-        raise InputError("values must be non-empty")
     a = 1 - confidence
     lo_rank = int(stats.binom.ppf(a / 2, n, 0.5))  # P(Bin <= lo_rank - 1) <= a/2
     hi_rank = n - lo_rank
@@ -123,9 +129,12 @@ def first_crossing(grid, values, level: float = 0.0, *, rising: bool, at_start: 
     """
     if at_start not in ("nan", "edge"):
         raise InputError(f"at_start must be 'nan' or 'edge', got {at_start!r}")
-    g = np.asarray(grid, dtype=float)
-    v = np.asarray(values, dtype=float)
-    if g.ndim != 1 or v.shape[:1] != g.shape or g.size < 1:
+    g = as_float_array("grid", grid)
+    v = as_float_array("values", values)
+    level = require_real("level", level)
+    if g.ndim != 1 or g.size < 1 or not np.all(np.isfinite(g)):
+        raise InputError(f"grid must be a non-empty 1-D array of finite values, got shape {g.shape}")
+    if v.shape[:1] != g.shape:
         raise InputError(f"values must have the grid's length {g.size} along axis 0, got shape {v.shape}")
     hit = v >= level if rising else v < level
     found = hit.any(axis=0)

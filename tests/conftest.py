@@ -2,7 +2,8 @@
 
 Set before anything else is imported (matplotlib reads MPLCONFIGDIR, Ray its home folder at
 import time), so that no test writes to the user's home: HOME, XDG_CACHE_HOME, MPLCONFIGDIR and
-REGIMES_CACHE (the theory cache of :mod:`compare.theory_cache`); subprocesses inherit them.
+REGIMES_CACHE (the theory cache of :mod:`compare.theory_cache`); subprocesses inherit them. Hypothesis
+keeps its caches there too.
 """
 
 import os
@@ -18,6 +19,13 @@ for _var, _sub in (("HOME", "home"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR
     os.environ[_var] = str(_SANDBOX / _sub)
 
 sys.dont_write_bytecode = True  # nothing written into the checkout (no __pycache__ from the tests)
+
+try:  # hypothesis keeps its example database and caches in ./.hypothesis by default
+    from hypothesis.configuration import set_hypothesis_home_dir
+except ImportError:  # pragma: no cover - hypothesis is in the [test] extra
+    pass
+else:
+    set_hypothesis_home_dir(_SANDBOX / "hypothesis")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -11,6 +11,7 @@ import pytest
 from compare import EXPERIMENTS, get_experiment
 from compare.cli import main
 from compare.driver import ANALYSIS_FIELDS, DRIVER_VERSION, stage_config, stream_seed
+from compare.io import strict_cache
 from compare.presets import GaussianMixturePreset
 
 SMALL_GM = dict(N=32, P=400, pairs=300, clone_steps=60, trajectories=100, steps=80, entropy_samples=200, device="cpu")
@@ -63,7 +64,7 @@ def test_analysis_fields_do_not_recompute(tmp_path):
     assert (again.table["confidence"] == 0.9).all()
 
 
-def test_damaged_cache_entries_are_recomputed(tmp_path):
+def test_damaged_cache_entries_are_recomputed(tmp_path, capsys):
     exp = get_experiment("gaussian-mixture")
     preset = GaussianMixturePreset(**SMALL_GM)
     sim = exp.simulate(preset, tmp_path, stages=["entropy"])
@@ -78,7 +79,11 @@ def test_damaged_cache_entries_are_recomputed(tmp_path):
 
     assert rerun()  # intact: reused
     path.write_bytes(path.read_bytes()[:50])  # truncated
-    assert not rerun() and any("not usable" in m for m in logs)
+    with strict_cache(), pytest.raises(ValueError, match=r"--strict-cache: stage entropy: cached result .*entropy-"):
+        rerun()
+    assert not rerun()
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1 and str(path) in warning and "recomputing" in warning
     arrays = dict(np.load(path))
     arrays["f"] = 3 * arrays["f"]  # a valid file with edited values
     np.savez_compressed(path, **arrays)

@@ -92,3 +92,110 @@ def test_a_basin_above_the_onset_is_no_trap_not_a_huge_negative_number():
     assert grid.value[0] > 0 and np.isnan(grid.value[1]) and list(grid.flag) == ["closed form", NO_TRAP]
     assert np.isnan(float(m.basin(50.0, 0.2, dps=30).value))
     assert m.basin(m.onset_time(0.2).value, 0.2).value == pytest.approx(0.0, abs=1e-12)  # the onset is kept
+
+
+def test_strict_cache_refuses_an_edited_hmm_entry(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("REGIMES_CACHE", str(tmp_path / "cache"))
+    args = ["theory", "hmm", "--alpha", "0.2", "--alpha-D", "0.5", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    (entry,) = (tmp_path / "cache" / "hmm").glob("*.json")
+    stored = json.loads(entry.read_text())
+    stored["value"]["t_c"] = 123.0  # edited, checksum left as it was
+    entry.write_text(json.dumps(stored))
+    assert main(args + ["--strict-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--strict-cache" in err and str(entry) in err
+    assert main(args) == 0  # without the flag: one warning naming the file, then the true value
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["t_c"] == first["t_c"] and str(entry) in captured.err
+
+
+def test_an_unwritable_cache_is_announced_before_work_and_skipped(tmp_path, monkeypatch, capsys):
+    f = _file(tmp_path)
+    monkeypatch.setenv("REGIMES_CACHE", str(f / "cache"))  # under a plain file: cannot be created
+    assert main(["theory", "hmm", "--alpha", "0.2", "--alpha-D", "0.5"]) == 0
+    captured = capsys.readouterr()
+    assert "computing without the cache" in captured.err and "t_c" in captured.out
+    assert main(["theory", "hmm", "--alpha", "0.2", "--alpha-D", "0.5", "--strict-cache"]) == 2
+
+
+def test_orphaned_temporary_files_are_removed_and_outputs_get_the_umask(tmp_path, capsys):
+    import os
+
+    out = tmp_path / "out"
+    (out / "raw").mkdir(parents=True)
+    dead = out / "raw" / ".x.npz.pid999999999.abc123.tmp"  # a writer that no longer exists
+    live = out / f".table.csv.pid{os.getpid()}.abc123.tmp"  # this process: alive, kept
+    dead.write_bytes(b"half")
+    live.write_bytes(b"half")
+    old = os.umask(0o027)
+    try:
+        assert main(["simulate", "linear-denoiser", "--out", str(out), "--quiet", "--repeats", "20", "--fresh", "20",
+                     "--n", "4,8"]) == 0
+    finally:
+        os.umask(old)
+    assert not dead.exists() and live.exists()
+    assert "removed 1 temporary file" in capsys.readouterr().err
+    written = [p for p in out.rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+    assert written and all(p.stat().st_mode & 0o777 == 0o640 for p in written)
+
+
+def test_a_damaged_stage_file_is_refused_by_name_under_strict_cache(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["simulate", "linear-denoiser", "--out", str(out), "--quiet", "--repeats", "20", "--fresh", "20",
+            "--n", "4,8"]
+    assert main(args) == 0
+    capsys.readouterr()
+    (npz,) = (out / "raw").glob("*.npz")
+    npz.write_bytes(npz.read_bytes()[:40])  # truncated
+    assert main(args + ["--strict-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(npz) in err
+    assert main(args) == 0 and str(npz) in capsys.readouterr().err
+
+
+SMALL_MIXTURE = ["compare", "--quiet", "--N", "32", "--P", "200", "--pairs", "200", "--trajectories", "100",
+                 "--steps", "40", "--entropy-samples", "200", "--clone-steps", "30", "--device", "cpu"]
+
+
+def _outputs(folder):
+    """Every result file's bytes, figures aside (PNG metadata is not part of the result)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix in (".csv", ".md", ".tex", ".json", ".npz")}
+
+
+def _regimes(out, *extra):
+    return [sys.executable, "-m", "compare.cli", *SMALL_MIXTURE, "--out", str(out), *extra]
+
+
+def test_a_killed_compare_resumes_to_the_same_bytes_and_concurrent_runs_agree(tmp_path):
+    """SIGKILL after the first stage is stored, resume: byte-identical to an uninterrupted run; two
+    identical runs at once into one folder, and a run with other thread counts, give the same bytes."""
+    import os
+    import signal
+    import time
+
+    fresh = tmp_path / "fresh"
+    assert subprocess.run(_regimes(fresh), capture_output=True, timeout=300).returncode == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_regimes(killed), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((killed / "raw").glob("*.json")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 1 <= len(list((killed / "raw").glob("*.json"))) < 3 and not (killed / "table.csv").exists()
+    assert subprocess.run(_regimes(killed), capture_output=True, timeout=300).returncode == 0
+    assert _outputs(killed) == _outputs(fresh)
+    both = tmp_path / "both"
+    procs = [subprocess.Popen(_regimes(both), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    assert _outputs(both) == _outputs(fresh)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    one = tmp_path / "one-thread"
+    assert subprocess.run(_regimes(one), capture_output=True, timeout=300, env=env).returncode == 0
+    assert _outputs(one) == _outputs(fresh)

@@ -105,7 +105,7 @@ def test_gaussian_score():
     (lambda a: EmpiricalScore(a.numpy()), "torch.Tensor"),
     (lambda a: EmpiricalScore(a[0]), r"shape \(B, N\)"),
     (lambda a: EmpiricalScore(a.int()), "dtype"),
-    (lambda a: EmpiricalScore(a[:0]), "P >= 1"),
+    (lambda a: EmpiricalScore(a[:0]), "data must have at least one row"),
     (lambda a: EmpiricalScore(a, chunk_size=0), "chunk_size"),
     (lambda a: EmpiricalScore(a)(a[:, :3], 1.0), "N = 24"),
     (lambda a: EmpiricalScore(a)(a.float(), 1.0), "dtype and device"),

@@ -37,11 +37,15 @@ def test_combined_partials_equal_the_unsharded_score():
         parts = []
         for r in range(3):
             a, b = shard_bounds(data.shape[0], 3, r)
-            parts.append(EmpiricalScore(data[a:b]).partials(x, t, index_offset=a))
+            parts.append(EmpiricalScore(data[a:b], origin=data.mean(dim=0)).partials(x, t, index_offset=a))
         got = combine_partials(parts).finish(x, t, data.shape[0])
         assert torch.allclose(got.score, ref.score, rtol=1e-12, atol=0)
         assert torch.allclose(got.log_density, ref.log_density, rtol=1e-13)
         assert torch.equal(got.nearest_index, ref.nearest_index)
+    far = data + 5.0  # far from the origin: each shard would centre on its own mean
+    own = [EmpiricalScore(far[a:b]).partials(x + 5.0, 0.5, index_offset=a) for a, b in [(0, 500), (500, 1001)]]
+    with pytest.raises(ValueError, match="parts must share one frame"):
+        combine_partials(own)
 
 
 def _worker(rank, world, init_file, out_file):

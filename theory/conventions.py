@@ -21,7 +21,7 @@ from functools import cached_property
 import mpmath as mp
 import numpy as np
 
-from .validation import InputError, require_finite, require_int, require_nonnegative, require_positive, scalar_or_array
+from .validation import InputError, require_finite, require_int, require_nonnegative, require_positive, scalar_or_array, require_dps
 
 __all__ = [
     "delta",
@@ -54,7 +54,7 @@ def _checked(name: str, value, check, dps):
 def delta(t, *, dps: int | None = None):
     """Noise variance ``Delta_t = 1 - e^{-2t}``, computed as ``-expm1(-2t)`` (no cancellation)."""
     checked = _checked("t", t, require_nonnegative, dps)
-    if dps is not None:
+    if require_dps(dps) is not None:
         with mp.workdps(dps):
             return -mp.expm1(-2 * mp.mpf(t))
     return scalar_or_array(-np.expm1(-2.0 * checked))
@@ -75,40 +75,51 @@ def signal_to_noise(t):
     return scalar_or_array(1.0 / np.expm1(2.0 * t))
 
 
+def _representable(name: str, value: np.ndarray, arg: str, limit: float):
+    """``value`` unless a finite argument overflowed float64: then an :class:`InputError` naming the
+    argument, its float64 limit and the ``dps=`` path that gives the number."""
+    if not np.all(np.isfinite(value)):
+        raise InputError(f"{arg} must be <= {limit} in float64 ({name} exceeds 1.8e308 beyond it); "
+                         f"pass dps= for the exact value")
+    return scalar_or_array(value)
+
+
 def t_to_tau(t, *, dps: int | None = None):
-    """Variance-exploding noise variance ``tau = e^{2t} - 1`` (``inf`` in float64 beyond
-    ``t = 354.9``, where it exceeds 1.8e308; ``dps=`` gives the value)."""
+    """Variance-exploding noise variance ``tau = e^{2t} - 1`` (beyond ``t = 354.89`` it exceeds
+    float64: refused there, ``dps=`` gives the value)."""
     checked = _checked("t", t, require_nonnegative, dps)
-    if dps is not None:
+    if require_dps(dps) is not None:
         with mp.workdps(dps):
             return mp.expm1(2 * mp.mpf(t))
     with np.errstate(over="ignore"):
-        return scalar_or_array(np.expm1(2.0 * checked))
+        return _representable("tau", np.expm1(2.0 * checked), "t", 354.89)
 
 
 def tau_to_t(tau, *, dps: int | None = None):
     """Inverse of :func:`t_to_tau`: ``t = log1p(tau) / 2``."""
     checked = _checked("tau", tau, require_nonnegative, dps)
-    if dps is not None:
+    if require_dps(dps) is not None:
         with mp.workdps(dps):
             return mp.log1p(mp.mpf(tau)) / 2
     return scalar_or_array(0.5 * np.log1p(checked))
 
 
 def t_to_sigma_edm(t, *, dps: int | None = None):
-    """EDM noise level ``sigma_EDM = sqrt(e^{2t} - 1)``."""
+    """EDM noise level ``sigma_EDM = sqrt(e^{2t} - 1)`` (beyond ``t = 709.78`` it exceeds float64:
+    refused there, ``dps=`` gives the value)."""
     checked = _checked("t", t, require_nonnegative, dps)
-    if dps is not None:
+    if require_dps(dps) is not None:
         with mp.workdps(dps):
             return mp.sqrt(mp.expm1(2 * mp.mpf(t)))
     # e^t sqrt(1 - e^{-2t}): the same number, finite up to t = 709 (expm1(2t) overflows past t = 354)
-    return scalar_or_array(np.exp(checked) * np.sqrt(-np.expm1(-2.0 * checked)))
+    with np.errstate(over="ignore"):
+        return _representable("sigma_EDM", np.exp(checked) * np.sqrt(-np.expm1(-2.0 * checked)), "t", 709.78)
 
 
 def sigma_edm_to_t(sigma_edm, *, dps: int | None = None):
     """Inverse of :func:`t_to_sigma_edm`: ``t = log1p(sigma_EDM^2) / 2``."""
     checked = _checked("sigma_edm", sigma_edm, require_nonnegative, dps)
-    if dps is not None:
+    if require_dps(dps) is not None:
         with mp.workdps(dps):
             return mp.log1p(mp.mpf(sigma_edm) ** 2) / 2
     # ln(sigma) + log1p(sigma^-2)/2 where sigma^2 would overflow

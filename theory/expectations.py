@@ -16,7 +16,7 @@ import mpmath as mp
 import numpy as np
 from scipy.special import ndtr
 
-from .validation import require_nonnegative, scalar_or_array
+from .validation import InputError, require_dps, require_nonnegative, scalar_or_array
 
 __all__ = [
     "cloning_probability_from_kappa",
@@ -53,9 +53,12 @@ def cloning_probability_from_kappa(kappa, *, dps: int | None = None):
     The integral is below ``Phi(-sqrt(kappa))`` and is cut where its Gaussian factor is
     below 1e-18 relative. ``phi(0) = 1/2`` and ``phi(1) = 0.7752002454``.
     """
-    if dps is not None:
+    given, kappa = kappa, require_nonnegative("kappa", kappa)
+    if require_dps(dps) is not None:
+        if np.ndim(kappa):
+            raise InputError("kappa must be a scalar on the mpmath path (dps given)")
         with mp.workdps(dps + 10):
-            k = mp.mpf(kappa)
+            k = mp.mpf(given)  # an mpf argument keeps its precision
             if k == 0:
                 return mp.mpf(1) / 2
             s = mp.sqrt(k)
@@ -64,7 +67,6 @@ def cloning_probability_from_kappa(kappa, *, dps: int | None = None):
             val = mp.quad(f, sorted({-mp.inf, -s - 8 / s, -s, -s + 8 / s, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
-    kappa = require_nonnegative("kappa", kappa)
     root = np.sqrt(kappa)
     upper = np.maximum(-2.0 * kappa + 18.0 * root, 0.0)
     safe_var = np.where(kappa > 0, 4.0 * kappa, 1.0)[..., None]
@@ -81,9 +83,12 @@ def expected_log_cosh(kappa, *, dps: int | None = None):
     closed-form and the remainder is a smooth integral over ``x >= 0`` of
     ``[p(x) + p(-x)] log1p(e^{-2x})``, cut at ``min(25, kappa + 12 sqrt(kappa))``.
     """
-    if dps is not None:
+    given, kappa = kappa, require_nonnegative("kappa", kappa)
+    if require_dps(dps) is not None:
+        if np.ndim(kappa):
+            raise InputError("kappa must be a scalar on the mpmath path (dps given)")
         with mp.workdps(dps + 10):
-            k = mp.mpf(kappa)
+            k = mp.mpf(given)  # an mpf argument keeps its precision
             if k == 0:
                 return mp.mpf(0)
             s = mp.sqrt(k)
@@ -92,7 +97,6 @@ def expected_log_cosh(kappa, *, dps: int | None = None):
             val = mp.quad(f, sorted({-mp.inf, -s - 4, -s, -s + 4, mp.mpf(0), mp.inf}))
         with mp.workdps(dps):
             return +val
-    kappa = require_nonnegative("kappa", kappa)
     root = np.sqrt(kappa)
     mean_abs = root * np.sqrt(2.0 / np.pi) * np.exp(-kappa / 2.0) + kappa * (1.0 - 2.0 * ndtr(-root))
     upper = np.minimum(25.0, kappa + 12.0 * root)

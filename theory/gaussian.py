@@ -22,7 +22,7 @@ import numpy as np
 
 from .result import CONVERGED, SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import (InputError, require_finite, require_nonnegative, require_positive, scalar_or_array,
+from .validation import (require_dps, InputError, require_finite, require_nonnegative, require_positive, scalar_or_array,
                          validate_data)
 
 __all__ = [
@@ -65,7 +65,7 @@ def speciation_time(Lambda, *, dps: int | None = None):
     ``dps`` the value is an ``mpmath.mpf`` (scalar ``Lambda``).
     """
     lam = require_positive("Lambda", Lambda)
-    if dps is not None:
+    if require_dps(dps) is not None:
         _require_scalar("Lambda", lam)
         with mp.workdps(dps):
             return mp.log(mp.mpf(Lambda)) / 2
@@ -106,7 +106,7 @@ def excess_entropy(t, eigenvalues, alpha, *, clip: bool = False, dps: int | None
     lam = _spectrum(eigenvalues)
     t = require_positive("t", t)
     a = require_finite("alpha", alpha)
-    if dps is not None:
+    if require_dps(dps) is not None:
         _require_scalar("t", t)
         _require_scalar("alpha", a)
         with mp.workdps(dps):
@@ -148,7 +148,7 @@ def collapse_time_isotropic(alpha, sigma2=1.0, *, dps: int | None = None) -> Sol
     """
     a = require_positive("alpha", alpha)
     s2 = require_positive("sigma2", sigma2)
-    if dps is not None:
+    if require_dps(dps) is not None:
         _require_scalar("alpha", a)
         _require_scalar("sigma2", s2)
         with mp.workdps(dps):
@@ -216,7 +216,7 @@ def collapse_time(eigenvalues, alpha, *, dps: int | None = None) -> SolverResult
     n = lam.size
     a = require_positive("alpha", alpha)
     lo, hi = _log_tau_bracket(float(lam.max()), n, a)
-    if dps is not None:
+    if require_dps(dps) is not None:
         _require_scalar("alpha", a)
         return _collapse_time_mpmath(lam, float(a), float(lo), float(hi), dps)
     if np.ndim(a) and np.size(a) >= GRID_MIN:

@@ -41,7 +41,7 @@ from scipy.special import log_ndtr
 from .activations import TRUNCATION, Activation, _hermite, _legendre, activation, gaussian_rule
 from .result import NO_TRAP, GeneralizationResult, SolverResult
 from .roots import newton, secant
-from .validation import InputError, require_nonnegative, require_positive
+from .validation import InputError, require_nonnegative, require_positive, require_dps
 
 __all__ = ["HiddenManifoldModel", "Quadrature", "Overlaps"]
 
@@ -486,7 +486,7 @@ class HiddenManifoldModel:
     # ------------------------------------------------------------------------- times
     @staticmethod
     def _no_mpmath(dps) -> None:
-        if dps is not None:
+        if require_dps(dps) is not None:
             raise InputError("dps: the replica-symmetric functional of a nonlinear phi has no mpmath path "
                              "(a four-dimensional nested integral); use phi='linear' for arbitrary precision")
 

@@ -36,7 +36,7 @@ import numpy as np
 from .gaussian import GRID_MIN
 from .result import NO_TRAP, GeneralizationResult, SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import InputError, require_positive, scalar_or_array
+from .validation import InputError, require_positive, scalar_or_array, require_dps
 
 __all__ = ["LinearHMM", "SPECTRA"]
 
@@ -147,7 +147,7 @@ class LinearHMM:
     def _solve_g(self, term_sum, alpha, dps, what: str, upper: float = 40.0) -> SolverResult:
         """Root in ``u = ln g`` of ``term_sum(g) = alpha`` (monotone in g), reported as ``t``."""
         a = require_positive("alpha", alpha)
-        if dps is not None:
+        if require_dps(dps) is not None:
             if np.ndim(a):
                 raise InputError("alpha must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 10):
@@ -212,7 +212,7 @@ class LinearHMM:
         below 0, at the onset itself, is kept). Vectorised in ``t``; mpmath with ``dps``."""
         t = require_positive("t", t)
         a = require_positive("alpha", alpha)
-        if dps is not None:
+        if require_dps(dps) is not None:
             if np.ndim(t) or np.ndim(a):
                 raise InputError("t and alpha must be scalars on the mpmath path (dps given)")
             with mp.workdps(dps + 10):
@@ -246,7 +246,7 @@ class LinearHMM:
         a = float(a) if np.ndim(a) == 0 else np.asarray(a, dtype=float)
         res = self._solve_g(self._sum((1.0, self._rem_term)), a, dps, "generalisation", upper=60.0)
         gamma_sum = self._sum((1.0, self._gamma_term))
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps + 10):
                 v = 1 / mp.expm1(2 * res.value)
                 tau = gamma_sum(v, mp) / v

@@ -21,7 +21,7 @@ from .expectations import cloning_probability_from_kappa, expected_log_cosh
 from .gaussian import collapse_time_isotropic, excess_entropy_isotropic, speciation_time
 from .result import SolverResult
 from .roots import find_root_float64, find_root_mpmath
-from .validation import InputError, require_in_open_interval, require_int, require_positive, scalar_or_array
+from .validation import InputError, require_in_open_interval, require_int, require_positive, scalar_or_array, require_dps
 
 __all__ = ["TwoClassMixture", "SPECIATION_CRITERIA", "KAPPA_AT_BIMODALITY", "PHI_AT_BIMODALITY"]
 
@@ -104,12 +104,12 @@ class TwoClassMixture:
         if criterion == "bimodality":
             if m2 <= s2:
                 return mp.nan if dps is not None else float("nan")
-            if dps is not None:
+            if require_dps(dps) is not None:
                 with mp.workdps(dps):
                     return mp.log(mp.mpf(m2) + 1 - mp.mpf(s2)) / 2
             return 0.5 * np.log(m2 + 1.0 - s2)
         if criterion == "curvature":
-            if dps is not None:
+            if require_dps(dps) is not None:
                 with mp.workdps(dps):
                     m2m, c = mp.mpf(m2), 1 - mp.mpf(s2)
                     return mp.log(m2m + mp.sqrt(m2m**2 + c**2)) / 2
@@ -119,7 +119,7 @@ class TwoClassMixture:
     def cloning_probability(self, t, *, dps: int | None = None):
         """Exact probability that two clones branched at ``t`` end in the same class."""
         t_checked = require_positive("t", t)
-        if dps is not None:
+        if require_dps(dps) is not None:
             if np.ndim(t_checked):
                 raise InputError("t must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 5):
@@ -134,7 +134,7 @@ class TwoClassMixture:
         crossing would need ``t <= 0``. With ``dps``, an mpmath solve (scalar ``level``).
         """
         lev = require_in_open_interval("level", level, 0.5, 1.0)
-        if dps is not None:
+        if require_dps(dps) is not None:
             if lev.ndim:
                 raise InputError("level must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 5):
@@ -163,7 +163,7 @@ class TwoClassMixture:
 
         The means shift the excess entropy only by O(1/N); see :meth:`collapse_time_finite_n`.
         """
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps + 5):
                 a, s2 = mp.log(self.P) / self.N, mp.mpf(self.sigma) ** 2
                 value = mp.log1p(s2 / mp.expm1(2 * a)) / 2
@@ -183,7 +183,7 @@ class TwoClassMixture:
         The bracket is the entropy deficit of the class direction; it grows from 0 to ``ln 2``
         (one bit) as ``kappa`` goes from 0 to infinity.
         """
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps + 5):
                 tau = mp.expm1(2 * mp.mpf(t))
                 s2 = mp.mpf(self.sigma) ** 2
@@ -215,7 +215,7 @@ class TwoClassMixture:
 
         while f_of_u(u_hi) <= 0:
             u_hi += 1.0
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps + 5):
                 fmp = lambda u: self.excess_entropy_finite_n(mp.log1p(mp.exp(u)) / 2, dps=dps + 5)
                 res = find_root_mpmath(fmp, u_lo - 1e-9, u_hi, dps=dps)

@@ -32,7 +32,7 @@ import numpy as np
 from . import conventions
 from .gaussian import collapse_time
 from .result import SolverResult
-from .validation import InputError, require_int, require_positive, scalar_or_array
+from .validation import InputError, require_int, require_positive, scalar_or_array, require_dps
 
 __all__ = ["BlockSpectrum", "RULES"]
 
@@ -113,7 +113,7 @@ class BlockSpectrum:
     def tau_gauss_rem(self, P, *, dps: int | None = None):
         """Per-direction Gaussian-REM critical ``tau_i*`` for each block; shape ``(..., K)``."""
         s = np.asarray(self.variances)
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps):
                 lp = mp.log(mp.mpf(P))
                 return [(mp.mpf(v) + mp.sqrt(mp.mpf(v) ** 2 + 4 * self.g * lp * mp.mpf(self.sum_sq))) / (4 * lp)
@@ -124,7 +124,7 @@ class BlockSpectrum:
     def tau_block(self, P, *, dps: int | None = None):
         """Exact annealed per-block critical ``tau_k = s_k / expm1(2 ln P / d_k)``; ``(..., K)``."""
         s, d = np.asarray(self.variances), np.asarray(self.dims, dtype=float)
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps):
                 lp = mp.log(mp.mpf(P))
                 return [mp.mpf(v) / mp.expm1(2 * lp / dk) for v, dk in zip(self.variances, self.dims)]
@@ -136,7 +136,7 @@ class BlockSpectrum:
         """Global collapse ``tau_c``: ``ln P = sum_k (d_k/2) ln(1 + s_k/tau_c)`` (vectorised in P)."""
         lp = _log_p(P)
         res = collapse_time(self.spectrum(), lp / self.N, dps=dps)
-        if dps is not None:
+        if require_dps(dps) is not None:
             with mp.workdps(dps):
                 tau = mp.expm1(2 * res.value)
         else:

@@ -16,6 +16,10 @@ __all__ = [
     "as_float_array",
     "scalar_or_array",
     "require_int",
+    "require_dps",
+    "require_fits",
+    "physical_memory_bytes",
+    "require_real",
     "require_positive",
     "require_nonnegative",
     "require_finite",
@@ -105,6 +109,43 @@ def require_int(name: str, value, minimum: int) -> int:
     if out < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}, got {out}")
     return out
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def require_fits(what: str, nbytes: float) -> None:
+    """Refuse, before allocating, an array of ``nbytes`` larger than this machine's memory;
+    ``what`` names the sizes (``"n x N = 10^12 x 8 float64"``)."""
+    have = physical_memory_bytes()
+    if have is not None and nbytes > have:
+        raise InputError(f"{what} needs {nbytes / 2 ** 30:.3g} GiB, more than this machine's "
+                         f"{have / 2 ** 30:.3g} GiB")
+
+
+def require_dps(dps):
+    """``None`` (float64) or the mpmath precision in decimal digits, an integer >= 1."""
+    if dps is None:
+        return None
+    return require_int("dps", dps, 1)
+
+
+def require_real(name: str, value) -> float:
+    """A real scalar (a Python float), or an :class:`InputError` naming ``name``: strings, None,
+    complex numbers and booleans are refused; NaN and inf pass (check them where they matter)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None or isinstance(value, complex):
+        raise InputError(f"{name} must be a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a real number, got {_describe(value)}") from None
 
 
 def validate_data(data, name: str = "data") -> np.ndarray:

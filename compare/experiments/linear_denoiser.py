@@ -107,7 +107,7 @@ def _figures(preset, model, fits):
 
     fig, ax = new_figure()
     ok = n > preset.d + 2
-    nn = np.linspace(preset.d + 2.5, n.max() * 1.1, 300)
+    nn = np.linspace(preset.d + 2.5, max(n.max() * 1.1, 3 * (preset.d + 2)), 300)  # also when every n <= d + 2
     ax.plot(nn, model.variance_n(nn), color=THEORY_COLOR, label="finite-n law")
     ax.axhline(model.s**2 * model.r, color=THEORY_COLOR, ls=":", label="population $s^2 r$")
     mean = fits["variance"].mean(axis=1)

@@ -222,9 +222,10 @@ for _name in EXPERIMENTS:
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
 def sweep(experiment, grid, fixed, ray_address, threads, out, no_resume, quiet):
     """Run a grid of EXPERIMENT presets as independent tasks; resumable, same table on every backend."""
-    from .sweep import parse_fixed, parse_grid, run_sweep
+    from .sweep import check_ray_address, parse_fixed, parse_grid, run_sweep
 
     _check_threads(threads)
+    check_ray_address(ray_address)  # before any work: ray.init would wait minutes for a dead address
     grid_values = parse_grid(experiment, grid)
     base = parse_fixed(experiment, fixed)
     overlap = set(base) & set(grid_values)
@@ -271,7 +272,10 @@ def _register_scale(name: str, preset_cls):
         from .scaling import get_study, run_scaling, scaling_summary
         from .table import to_markdown
 
+        from .sweep import check_ray_address
+
         _check_threads(threads)
+        check_ray_address(ray_address)  # before any work
         study = get_study(name)
         if large:
             if study.large_preset is None:

@@ -29,7 +29,8 @@ from theory.validation import InputError
 from .io import atomic_write_text, config_hash, to_json_ready, warn_recompute
 from .registry import get_experiment
 
-__all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "run_on_ray", "SweepResult"]
+__all__ = ["parse_grid", "parse_fixed", "expand_grid", "run_task", "run_sweep", "run_on_ray", "check_ray_address",
+           "SweepResult"]
 
 
 def _field_types(experiment) -> dict:
@@ -205,6 +206,24 @@ def run_sweep(experiment_name: str, grid: dict[str, list], out, *, base: dict | 
     return SweepResult(table, len(todo), reused, paths)
 
 
+def check_ray_address(address) -> None:
+    """Refuse, before any work, a Ray address that cannot be reached: ``host:port`` (or
+    ``ray://host:port``) gets one TCP connection attempt of 5 s (``ray.init`` would wait minutes).
+    ``"local"`` and ``"auto"`` are left to Ray."""
+    import socket
+
+    if address in (None, "local", "auto"):
+        return
+    text = str(address)
+    host, sep, port = text.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--ray must be 'local', 'auto' or HOST:PORT (optionally ray://HOST:PORT), got {text!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"--ray: cannot reach {text}: {exc.strerror or exc}") from None
+
+
 def run_on_ray(function, jobs: dict, address, threads: int, finish, bar):
     """Run ``function(*args)`` for every ``key -> args`` of ``jobs`` as Ray tasks of ``threads``
     CPUs; ``finish(key, result)`` is called as soon as each arrives (so it is written at once).
@@ -218,7 +237,11 @@ def run_on_ray(function, jobs: dict, address, threads: int, finish, bar):
         if address == "local":
             ray.init(num_cpus=None, include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(address=address, log_to_driver=False)
+            check_ray_address(address)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise InputError(f"--ray: cannot connect to {address}: {exc}") from None
     try:
         remote = ray.remote(num_cpus=threads)(function)
         pending = {remote.remote(*args): key for key, args in jobs.items()}

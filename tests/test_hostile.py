@@ -28,6 +28,9 @@ REFUSED = [  # (arguments, words the one-line error must contain); {file} is a p
     (["simulate", "linear-denoiser", "--out", "{file}/sub", "--quiet"], "--out"),
     (["scale", "subspaces", "--out", "{file}/sub", "--quiet"], "--out"),
     (["sweep", "linear-denoiser", "--grid", "repeats=20", "--out", "{file}/sub", "--quiet"], "--out"),
+    (["sweep", "linear-denoiser", "--grid", "repeats=20", "--ray", "127.0.0.1:1", "--quiet"], "--ray: cannot reach"),
+    (["scale", "subspaces", "--ray", "127.0.0.1:1", "--quiet"], "--ray: cannot reach"),
+    (["sweep", "linear-denoiser", "--grid", "repeats=20", "--ray", "nowhere", "--quiet"], "--ray must be"),
 ]
 
 
@@ -199,3 +202,21 @@ def test_a_killed_compare_resumes_to_the_same_bytes_and_concurrent_runs_agree(tm
     one = tmp_path / "one-thread"
     assert subprocess.run(_regimes(one), capture_output=True, timeout=300, env=env).returncode == 0
     assert _outputs(one) == _outputs(fresh)
+
+
+def test_the_linear_hmm_at_large_alpha():
+    """alpha = 20 was NaN ('no sign change'): the root sits at g = e^80, beyond the old bracket.
+    Beyond g = e^700 the float64 answer is NaN with the reason, and dps= gives the number."""
+    import mpmath as mp
+
+    from theory import regime_times
+    from theory.hmm_linear import LinearHMM
+
+    m = LinearHMM(0.5)
+    r = regime_times(20, 0.5)
+    assert r["converged"] and 0 < r["t_g"] < r["t_c"] < r["t_o"] < 1e-34
+    assert r["t_c"] == pytest.approx(float(m.collapse_time(20, dps=30).value), rel=1e-12)
+    far = m.collapse_time(200)
+    assert not far.converged and "below the float64 range" in far.flag
+    exact = m.collapse_time(200, dps=30).value
+    assert 0 < exact < mp.mpf("1e-308")

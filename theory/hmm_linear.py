@@ -28,6 +28,8 @@ planted free entropy is linear in the noise fraction ``r``:
 
 from __future__ import annotations
 
+import dataclasses
+
 from functools import lru_cache
 
 import mpmath as mp
@@ -128,11 +130,11 @@ class LinearHMM:
 
     @staticmethod
     def _rem_term(v, lib=np):
-        return 0.5 * lib.log1p(v) - v / (2 * (1 + v) ** 2)
+        return 0.5 * lib.log1p(v) - v / (1 + v) / (2 * (1 + v))  # (1 + v)^2 would overflow at v ~ 1e154
 
     @staticmethod
     def _gamma_term(v, lib=np):
-        return v / (1 + v) + v / (1 + v) ** 2
+        return v / (1 + v) + v / (1 + v) / (1 + v)
 
     def mutual_information(self, g):
         """``i(g)``: mutual information per ambient dimension between the data and ``x_t``."""
@@ -144,7 +146,7 @@ class LinearHMM:
         g = require_positive("g", g)
         return scalar_or_array(self._average(self._b_term, g))
 
-    def _solve_g(self, term_sum, alpha, dps, what: str, upper: float = 40.0) -> SolverResult:
+    def _solve_g(self, term_sum, alpha, dps, what: str, upper: float = 700.0) -> SolverResult:
         """Root in ``u = ln g`` of ``term_sum(g) = alpha`` (monotone in g), reported as ``t``."""
         a = require_positive("alpha", alpha)
         if require_dps(dps) is not None:
@@ -152,7 +154,9 @@ class LinearHMM:
                 raise InputError("alpha must be a scalar on the mpmath path (dps given)")
             with mp.workdps(dps + 10):
                 target = mp.mpf(float(a))
-                res = find_root_mpmath(lambda u: term_sum(mp.exp(u), mp) - target, -40, upper, dps=dps)
+                # i(g) grows like min(alpha_D, 1) ln(g) / 2: beyond e^700 the root needs a wider bracket
+                wide = max(upper, 4 * float(a) / min(self.alpha_D, 1.0) + 80)
+                res = find_root_mpmath(lambda u: term_sum(mp.exp(u), mp) - target, -40, wide, dps=dps)
                 t = mp.log1p(1 / mp.exp(res.value)) / 2
             with mp.workdps(dps):
                 return res.with_value(+t, method=res.method + f" (in ln g, {what})")
@@ -160,7 +164,13 @@ class LinearHMM:
             return self._solve_g_grid(term_sum, np.asarray(a, dtype=float), upper, what)
         res = find_root_float64(lambda u, a: term_sum(np.exp(u), np) - a, -40.0, upper, args=(a,))
         t = scalar_or_array(0.5 * np.log1p(np.exp(-np.asarray(res.value))))
-        return res.with_value(t, method=res.method + f" (in ln g, {what})")
+        res = res.with_value(t, method=res.method + f" (in ln g, {what})")
+        below = np.asarray(a) > term_sum(np.exp(upper), np)  # the root lies beyond g = e^700
+        if np.any(below):
+            flag = np.where(below, f"t below the float64 range (g > e^{upper:g}); pass dps=",
+                            np.asarray(res.flag, dtype=object))
+            res = dataclasses.replace(res, flag=flag if np.ndim(flag) else str(flag))
+        return res
 
     def _solve_g_grid(self, term_sum, a: np.ndarray, upper: float, what: str) -> SolverResult:
         """A grid of ``alpha``: invert one verified Chebyshev interpolant of ``ln term_sum(e^{-u})``
@@ -244,7 +254,7 @@ class LinearHMM:
         and ``t_g = (1/2) ln(1 + tau_g)``. Vectorised in ``alpha``; mpmath (scalar) with ``dps``."""
         a = require_positive("alpha", alpha)
         a = float(a) if np.ndim(a) == 0 else np.asarray(a, dtype=float)
-        res = self._solve_g(self._sum((1.0, self._rem_term)), a, dps, "generalisation", upper=60.0)
+        res = self._solve_g(self._sum((1.0, self._rem_term)), a, dps, "generalisation", upper=700.0)
         gamma_sum = self._sum((1.0, self._gamma_term))
         if require_dps(dps) is not None:
             with mp.workdps(dps + 10):

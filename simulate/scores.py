@@ -273,19 +273,20 @@ def _exact_block(x, c, var, run_max, run_sum, acc, cand_logit, cand_index, rows_
     max_weight = w_exact.max(dim=1).values / total
     # below max_logit_error the approximate remainder is trusted (its errors average out over the
     # many points that carry it); above, only if even its worst case changes the total by < tolerance
-    unresolved = ~negligible & (E > guard.max_logit_error) & ((upper - lower) > guard.tolerance * total)
-    if guard.final:
+    if guard.final:  # a float64 pass: nothing to promote to
         unresolved = torch.zeros_like(negligible)
+    else:
+        unresolved = ~negligible & (E > guard.max_logit_error) & ((upper - lower) > guard.tolerance * total)
     score = None
     if acc is not None:
         rem_acc = (acc.double() - torch.bmm(rho[:, None, :], cand)[:, 0]) * anchor[:, None]
         rem_acc = torch.where(negligible[:, None], torch.zeros_like(rem_acc), rem_acc)
         numer = torch.bmm(w_exact[:, None, :], diff)[:, 0] + c * rem_acc - remainder[:, None] * x
         score = numer / (total[:, None] * var)
-        # the accumulated sum's rounding (its dtype's unit roundoff times sum of w |a|), as a score error
-        u_acc = torch.finfo(acc.dtype).eps / 2
-        acc_error = c * u_acc * guard.max_norm * run_sum.double() * anchor / (var * total)
         if not guard.final:
+            # the accumulated sum's rounding (its dtype's unit roundoff times sum of w |a|), as a score error
+            u_acc = torch.finfo(acc.dtype).eps / 2
+            acc_error = c * u_acc * guard.max_norm * run_sum.double() * anchor / (var * total)
             unresolved |= ~negligible & (acc_error > guard.tolerance * score.norm(dim=1))
     return score, log_density, nearest, max_weight, unresolved
 

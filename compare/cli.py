@@ -206,6 +206,31 @@ for _name in EXPERIMENTS:
     _register_simulate(_name)
 
 
+# -- gallery ---------------------------------------------------------------------------------
+@cli.command("gallery")
+@click.option("--docs", "docs", type=click.Path(file_okay=False), default="docs", show_default=True,
+              help="Folder of the page figures.md and its pictures (figures/NAME/*.png).")
+@click.option("--work", "work", type=click.Path(file_okay=False), default="regimes-out/gallery", show_default=True,
+              help="Where the runs store their results (reused by the next call).")
+@click.option("--only", "only", default=None, help="Comma-separated experiments [default: all].")
+@_strict_cache_option
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def gallery(docs, work, only, quiet):
+    """Run every experiment's default preset and write the figure gallery (docs/figures.md)."""
+    from .gallery import build_gallery
+
+    names = None if only is None else [n.strip() for n in only.split(",") if n.strip()]
+    if names == []:
+        raise InputError(f"--only must name at least one experiment, got {only!r}")
+    for name in names or []:
+        if name not in EXPERIMENTS:
+            raise InputError(f"--only: unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    prepare_output(docs, "--docs")
+    prepare_output(work, "--work")
+    page = build_gallery(docs, work, names, progress=not quiet, log=_log(quiet))
+    click.echo(f"gallery written: {page}")
+
+
 # -- sweep -----------------------------------------------------------------------------------
 @cli.command("sweep")
 @click.argument("experiment", type=click.Choice(list(EXPERIMENTS)))

@@ -56,6 +56,7 @@ BASE = {
     "theory latex": [],
     "convert": ["--t", "1"],
     "sweep": ["linear-denoiser", "--grid", "repeats=20", "--out", "{out}", "--quiet"],
+    "gallery": ["--docs", "{out}/docs", "--work", "{out}/work", "--quiet"],
 }
 SKIP_OPTIONS = {"--out", "--plot", "--figure-format", "--format"}  # paths: tests/test_hostile.py
 TIME_LIMIT_S = 60

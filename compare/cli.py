@@ -27,6 +27,7 @@ from theory.validation import InputError, require_int, require_nonnegative, requ
 
 from .io import check_writable, prepare_output, strict_cache, to_json_ready
 from .registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
+from .style import styled
 
 __all__ = ["cli", "main"]
 
@@ -419,6 +420,7 @@ def _theory_mixture_point(N, P, mu, sigma, as_json):
         click.echo(f"{key:<16}{summary[key]:>16.10g}{summary['sigma_EDM'][key]:>16.8g}{step_s:>12}")
 
 
+@styled
 def _plot_mixture_grid(table, name: str, path) -> None:
     """t_S, t_C and t_C^N against ``name``; sigma_EDM on a twin axis."""
     from .plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, new_figure, save_figure
@@ -521,6 +523,7 @@ def theory_subspaces(dims, stds, P, normalized, as_json, fmt, plot_path):
     click.echo(f"global collapse: tau_c = {summary['tau_collapse']:.10g}, t_c = {summary['t_collapse']:.10g}")
 
 
+@styled
 def _plot_subspaces_grid(table, spec, path) -> None:
     """Each block's critical time (block rule solid, Gaussian-REM rule dashed, one colour per block)
     and the global collapse against P, with sigma_EDM on a twin axis."""
@@ -636,6 +639,7 @@ def theory_linear_denoiser(d, T, ell, s, n, as_json, fmt, plot_path):
         click.echo(f"expected generated variance at n = {n}: {summary['variance_n']:.10g}")
 
 
+@styled
 def _plot_linear_denoiser_grid(table, name: str, path) -> None:
     """The population variance ratio r and, with n, the expected generated variance / s^2 against
     ``name`` (n: log axes and the transition size n_c = d + 2 marked)."""
@@ -756,6 +760,7 @@ def theory_hmm(alpha, alpha_D, phi, spectrum, basin_at, no_cache, as_json, fmt, 
     click.echo(f"caveat: {T_G_CAVEAT}")
 
 
+@styled
 def _plot_hmm_grid(table, varying: list, phi: str, path) -> None:
     """One varying parameter: t_o, t_c, t_g against it; two: t_c and t_o over the plane."""
     import numpy as np

@@ -316,7 +316,10 @@ def run_experiment(experiment: Experiment, preset=None, out=None, *, resume: boo
     result = ExperimentResult(experiment.name, dataclasses.asdict(preset), rec.table, rec.theory, raw=sim.raw,
                               timings=sim.timings, cached=sim.cached,
                               caveats=list(experiment.caveats) + list(rec.caveats))
-    result.figures = experiment.figures(preset, setup, sim.raw, rec)
+    from .style import STYLE
+
+    with STYLE.context():  # the one figure style; fonts are fixed when the artists are made
+        result.figures = experiment.figures(preset, setup, sim.raw, rec)
     if out is not None:
         write_outputs(out, result, figure_formats)
     return result

@@ -43,7 +43,7 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
         get_experiment(name)  # an unknown name is refused before any run
     log = log or (lambda msg: None)
     overrides = overrides or {}
-    sections, total = [], 0.0
+    sections, total, reused = [], 0.0, 0
     for name in names:
         spec = get_experiment(name)
         preset = spec.preset(**overrides.get(name, {}))
@@ -52,6 +52,7 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
         result = spec.run(preset, work / name, progress=progress, log=log)
         elapsed = time.perf_counter() - t0
         total += elapsed
+        reused += bool(result.cached) and all(result.cached.values())
         lines = [f"## {name}", "", spec.description, "",
                  f"`regimes compare {name}`" + (f" with {overrides[name]}" if name in overrides else "")
                  + f": {spec.definition.summary_line(result.table)} ({elapsed:.0f} s"
@@ -71,7 +72,8 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
             "its pictures with one command:", "", "```bash", "regimes gallery            # about 5 minutes "
             "on two CPU cores cold; reruns reuse the stored stages", "```", "",
             f"Generated {datetime.date.today().isoformat()} on {platform.machine()} "
-            f"({total / 60:.1f} min of runs).", ""]
+            f"({total / 60:.1f} min of runs" + (f"; {reused} of {len(names)} experiments drew from stages "
+                                                  "stored by an earlier run" if reused else "") + ").", ""]
     page = docs / "figures.md"
     atomic_write_text(page, "\n".join(head + sections).rstrip("\n") + "\n")
     return page

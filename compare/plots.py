@@ -9,17 +9,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .io import atomic_write_bytes
+from .style import STYLE, FigureStyle, styled  # noqa: F401 - re-exported
 
-__all__ = ["new_figure", "save_figure", "error_bars", "figure_format", "figure_problems", "FIGURE_FORMATS"]
-
-THEORY_COLOR = "#1f4e79"
-MEASURED_COLOR = "#c0392b"
-ALT_COLOR = "#7f8c8d"
+__all__ = ["new_figure", "save_figure", "error_bars", "figure_format", "figure_problems", "FIGURE_FORMATS",
+           "FigureStyle", "STYLE", "styled"]
 
 
-def new_figure(width: float = 5.5, height: float = 3.8):
-    """A ``Figure`` with one gridded axes, drawn by the Agg canvas (no pyplot state): ``(fig, ax)``."""
-    fig = Figure(figsize=(width, height), dpi=120, layout="constrained")
+THEORY_COLOR = STYLE.theory
+MEASURED_COLOR = STYLE.measured
+ALT_COLOR = STYLE.alternative
+
+
+def new_figure(width="page", height: float | None = None):
+    """A ``Figure`` with one gridded axes, drawn by the Agg canvas (no pyplot state): ``(fig, ax)``.
+    ``width``: ``"page"`` (default), ``"column"`` or inches; ``height`` defaults to the style's aspect."""
+    w = STYLE.width(width)
+    fig = Figure(figsize=(w, STYLE.aspect * w if height is None else height), dpi=STYLE.dpi, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.grid(True, alpha=0.3)
@@ -52,7 +57,7 @@ def figure_format(path: str | Path) -> str:
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Render ``fig`` in the format its suffix names (PNG, PDF or SVG) and write it atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=figure_format(path))
+    fig.savefig(buf, format=figure_format(path), dpi=STYLE.dpi)
     return atomic_write_bytes(path, buf.getvalue())
 
 

@@ -46,6 +46,7 @@ from theory.validation import InputError
 from .driver import ANALYSIS_FIELDS, Experiment, stream_seed
 from .extrapolation import ANSATZE, extrapolate, per_size_summary
 from .io import CacheMiss, atomic_write_text, config_hash, load_npz, save_npz, to_json_ready, warn_recompute
+from .style import styled
 from .table import ComparisonRow, make_table, write_table
 
 __all__ = ["ScaledQuantity", "ScalingStudy", "ScalingResult", "run_scaling", "unit_seed", "scaling_summary",
@@ -326,6 +327,7 @@ def scaling_summary(table: pd.DataFrame) -> str:
     return line + (f"; {missing} not extrapolated" if missing else "")
 
 
+@styled
 def scaling_figures(study: ScalingStudy, preset, units: dict, extrapolations: dict) -> dict:
     """One figure per quantity: measurements against 1/N (seeds as dots, means with their interval),
     the chosen fit with its bootstrap band, the other ansatz dashed, the theory at 1/N = 0 and the

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from .io import atomic_write_bytes
 from .style import STYLE, FigureStyle, styled  # noqa: F401 - re-exported
 
-__all__ = ["new_figure", "save_figure", "error_bars", "figure_format", "figure_problems", "FIGURE_FORMATS",
+__all__ = ["new_figure", "new_panels", "save_figure", "error_bars", "figure_format", "figure_problems", "FIGURE_FORMATS",
            "FigureStyle", "STYLE", "styled"]
 
 
@@ -29,6 +29,19 @@ def new_figure(width="page", height: float | None = None):
     ax = fig.add_subplot(1, 1, 1)
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def new_panels(rows: int, cols: int, *, width="page", panel_aspect: float = 0.75, **subplots):
+    """A page-wide (or ``width``) ``Figure`` with a ``rows x cols`` grid of gridded axes, each panel
+    ``panel_aspect`` as high as it is wide: ``(fig, axes)`` with ``axes`` a 2-D array.
+    ``subplots`` go to ``Figure.subplots`` (``sharex=``, ...)."""
+    w = STYLE.width(width)
+    fig = Figure(figsize=(w, rows * panel_aspect * w / cols), dpi=STYLE.dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False, **subplots)
+    for ax in axes.ravel():
+        ax.grid(True, alpha=0.3)
+    return fig, axes
 
 
 def error_bars(value, low, high):

@@ -30,7 +30,8 @@ from theory.hmm_linear import LinearHMM
 from theory.hmm_phase import T_G_CAVEAT, gaussian_equivalent, hidden_manifold, kernel_cross_entropy
 
 from ..driver import Experiment, Reconciliation, Stage
-from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars
+from ..plots import MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure, new_panels
+from ..style import STYLE
 from ..presets import HmmPreset, parse_float_list
 from ..table import ComparisonRow
 from ..theory_cache import cached_basin, cached_regime_times
@@ -266,8 +267,6 @@ class HiddenManifold(Experiment):
 
 
 def _figures(preset, raw, theory):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
 
     from theory.conventions import tau_to_t
@@ -280,9 +279,8 @@ def _figures(preset, raw, theory):
     rows = -(-len(configs) // cols)
 
     def panels():
-        fig = Figure(figsize=(4.3 * cols, 3.4 * rows), dpi=110, layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+        fig, axes = new_panels(rows, cols, width=STYLE.page_width if cols > 1 else STYLE.column_width * 1.5)
+        axes = axes.ravel()
         for ax in axes[len(configs):]:
             ax.set_visible(False)
         return fig, axes
@@ -336,9 +334,7 @@ def _figures(preset, raw, theory):
     figs["hmm_test_nll"] = fig
     # phase diagram in (alpha, t) for the first configuration, with the measured points
     phi, aD = configs[0]
-    fig = Figure(figsize=(5.2, 4), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ax = new_figure("column", STYLE.column_width * 0.85)  # one panel: a column of a paper
     alphas = np.linspace(0.03, 0.6, 16)
     d = phase_diagram_alpha_t(aD, alphas, phi, times=cached_regime_times)
     ax.fill_between(alphas, d["t_o"], d["t_o"].max() * 1.3, color="#dde8f5", label="no traps")
@@ -349,13 +345,13 @@ def _figures(preset, raw, theory):
     for sym, mk in (("t_c", "o"), ("t_o", "s")):
         med, lo, hi = median_interval(_inf_nan(raw[_key(phi, aD)][sym]), preset.confidence)
         ax.errorbar([preset.alpha], [med], yerr=[[med - lo], [hi - med]], fmt=mk, color=MEASURED_COLOR, capsize=3,
-                    label=f"measured {sym}")
+                    label=f"measured ${sym}$ (median, {preset.confidence:.0%} interval)")
     ax.plot([preset.alpha], [tau_to_t(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR, label="measured $t_g$")
     ax.set_xlabel("$\\alpha = \\ln P / N$")
-    ax.set_ylabel("OU time t")
+    ax.set_ylabel("OU time $t$")
     ax.set_ylim(0, d["t_o"].max() * 1.3)
-    ax.set_title(f"Phase diagram, {phi}, $\\alpha_D$ = {aD:g} (N = {preset.N})", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"Phase diagram, {phi}, $\\alpha_D$ = {aD:g} (N = {preset.N})")
+    ax.legend(loc="upper right", fontsize=6.5)
     figs["hmm_phase"] = fig
     # phase boundaries in (alpha_D, alpha) at the measured collapse time of the first configuration
     from theory.hmm_phase import phase_boundaries_alpha_D
@@ -363,9 +359,7 @@ def _figures(preset, raw, theory):
     t_fix = float(median_interval(_inf_nan(raw[_key(phi, aD)]["t_c"]), preset.confidence)[0])
     aDs = np.exp(np.linspace(np.log(0.02), np.log(20.0), 40))
     b = phase_boundaries_alpha_D(t_fix, aDs, "linear")
-    fig = Figure(figsize=(5.2, 4), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ax = new_figure("column", STYLE.column_width * 0.85)  # one panel: a column of a paper
     ax.plot(aDs, b["collapse"], "-", color=THEORY_COLOR, label="collapse: $\\alpha = i(g)$")
     ax.plot(aDs, b["onset"], "--", color=THEORY_COLOR, label="onset: $\\alpha = -\\Phi_0(g)$")
     ax.plot(aDs, b["small_alpha_D"], ":", color="gray", label="$\\alpha_D \\to 0$ form")

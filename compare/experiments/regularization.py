@@ -120,12 +120,10 @@ NO_TAU = 1e-8  # where floors below 1e-12 (no floor in effect) are drawn
 
 
 def _figures(preset, sw, memo, t_c):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ..plots import new_panels
 
-    fig = Figure(figsize=(10, 3.8), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, axes = new_panels(1, 2, panel_aspect=0.8)
+    ax1, ax2 = axes[0]
     for ax, kind, label in ((ax1, "c", "Tikhonov $c$"), (ax2, "tau", "floor $\\tau$")):
         vals = np.asarray(sw[kind], dtype=float)
         m = np.array([memo[(kind, float(v))] for v in vals])

@@ -139,14 +139,9 @@ class Subspaces(Experiment):
 def _panels(preset, sharex: bool = False):
     configs = preset.configs()
     norms = preset.normalizations()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ..plots import new_panels
 
-    fig = Figure(figsize=(5.2 * len(norms), 3.8 * len(configs)), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(configs), len(norms), squeeze=False, sharex="all" if sharex else "none")
-    for ax in axes.ravel():
-        ax.grid(True, alpha=0.3)
+    fig, axes = new_panels(len(configs), len(norms), sharex="all" if sharex else "none")
     return fig, axes, configs, norms
 
 

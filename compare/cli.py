@@ -54,14 +54,14 @@ def _preset_options(preset_cls):
 def _usable_cache():
     """The HMM cache folder (``$REGIMES_CACHE`` or ``~/.cache/diffusion-regimes``), checked before any
     work: one that cannot be written is announced in one line and the run goes on without it."""
-    from .io import _STRICT
+    from .io import strict_cache_enabled
     from .theory_cache import default_cache_dir
 
     folder = default_cache_dir()
     try:
         prepare_output(folder / "hmm", "cache ($REGIMES_CACHE)")
     except InputError as exc:
-        if _STRICT.get():
+        if strict_cache_enabled():
             raise
         click.echo(f"warning: {exc}; computing without the cache", err=True)
         return False
@@ -70,9 +70,9 @@ def _usable_cache():
 
 def _set_strict_cache(ctx, param, value):
     if value:  # main() restores the previous setting when the command returns
-        from .io import _STRICT
+        from .io import set_strict_cache
 
-        _STRICT.set(True)
+        set_strict_cache()
     return value
 
 
@@ -454,7 +454,8 @@ def _sigma_edm_axis(ax) -> None:
 
 
 def _check_threads(threads) -> int:
-    """torch threads per task: between 1 and the machine's CPU count (more only oversubscribes)."""
+    """torch threads per task: at least 1, at most the larger of the CPU count and 1024 (a count
+    beyond that is a typo, and torch cannot take it)."""
     import os
 
     threads = require_int("threads", threads, 1)

@@ -14,10 +14,22 @@ import numpy as np
 from simulate.io import CacheMiss, atomic_write_bytes, atomic_write_text, config_hash, load_npz, remove_orphans, save_npz
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "config_hash", "save_npz", "load_npz", "CacheMiss",
-           "to_json_ready", "check_writable", "warn_recompute", "strict_cache", "remove_orphans", "prepare_output"]
+           "to_json_ready", "check_writable", "warn_recompute", "strict_cache", "set_strict_cache",
+           "strict_cache_enabled", "remove_orphans", "prepare_output"]
 
 #: ``--strict-cache``: a cached file that cannot be used is an error instead of a recomputation.
 _STRICT = contextvars.ContextVar("strict_cache", default=False)
+
+
+def set_strict_cache(enabled: bool = True) -> None:
+    """Turn ``--strict-cache`` on (or off) for the rest of the current context (the CLI option's
+    callback; :func:`compare.cli.main` restores the previous setting when the command returns)."""
+    _STRICT.set(bool(enabled))
+
+
+def strict_cache_enabled() -> bool:
+    """Whether :func:`warn_recompute` currently raises instead of warning."""
+    return _STRICT.get()
 
 
 @contextlib.contextmanager
@@ -74,7 +86,7 @@ def check_writable(path, name: str, *, directory: bool) -> Path:
 def warn_recompute(what: str, path, problem: str) -> None:
     """One warning line on stderr for a cached file that is not used: which file, and why. Under
     :func:`strict_cache` an :class:`~theory.validation.InputError` instead (the CLI: one line, exit 2)."""
-    if _STRICT.get():
+    if strict_cache_enabled():
         from theory.validation import InputError
 
         raise InputError(f"--strict-cache: {what} {path}: {problem}; not recomputing")

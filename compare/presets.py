@@ -11,8 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from theory.validation import (InputError, physical_memory_bytes, require_in_open_interval, require_int,
-                               require_positive)
+from theory.validation import InputError, require_fits, require_in_open_interval, require_int, require_positive
 
 __all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "MixtureScalingPreset", "HmmScalingPreset",
@@ -52,12 +51,8 @@ class _SelfValidating:
         self.validate()
         need = self.footprint()
         if need:
-            total = sum(b for _, b in need)
-            have = physical_memory_bytes()
-            if have is not None and total > have:
-                what, biggest = max(need, key=lambda item: item[1])
-                raise InputError(f"the run needs about {_gib(total)}, more than this machine's {_gib(have)}; "
-                                 f"the largest part: {what}, {_gib(biggest)}")
+            what, biggest = max(need, key=lambda item: item[1])
+            require_fits(f"the run (largest part: {what}, {_gib(biggest)})", sum(b for _, b in need))
 
     def footprint(self) -> list[tuple[str, float]]:
         """``[(what, bytes), ...]``: the largest arrays a run holds at once (an estimate; empty when

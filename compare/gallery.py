@@ -22,9 +22,15 @@ __all__ = ["build_gallery", "figure_title"]
 def figure_title(fig) -> str:
     """A figure's title: its suptitle, else the titles of its axes joined by " | "."""
     if fig._suptitle is not None and fig._suptitle.get_text():
-        return " ".join(fig._suptitle.get_text().split())
+        return "; ".join(" ".join(line.split()) for line in fig._suptitle.get_text().splitlines())
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
     return " | ".join(" ".join(t.split()) for t in titles)
+
+
+def _sections(text: str) -> dict:
+    """``{experiment: its section's Markdown}`` of a gallery page (each starts ``## NAME``)."""
+    parts = text.split("\n## ")[1:]
+    return {part.split("\n", 1)[0].strip(): ("## " + part).rstrip("\n") + "\n" for part in parts}
 
 
 def build_gallery(docs, work, names=None, *, overrides: dict | None = None, progress: bool = False,
@@ -71,9 +77,14 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
             "(PNG here; `--figure-format pdf` gives vector files for papers). Regenerate this page and "
             "its pictures with one command:", "", "```bash", "regimes gallery            # about 5 minutes "
             "on two CPU cores cold; reruns reuse the stored stages", "```", "",
+            ("" if set(names) >= set(EXPERIMENTS) else f"Last partial run: {', '.join(names)}. ") +
             f"Generated {datetime.date.today().isoformat()} on {platform.machine()} "
             f"({total / 60:.1f} min of runs" + (f"; {reused} of {len(names)} experiments drew from stages "
                                                   "stored by an earlier run" if reused else "") + ").", ""]
     page = docs / "figures.md"
-    atomic_write_text(page, "\n".join(head + sections).rstrip("\n") + "\n")
+    # a partial run (``--only``) keeps the other experiments' sections of the existing page
+    kept = _sections(page.read_text()) if page.exists() else {}
+    kept.update(dict(zip(names, sections)))
+    order = [n for n in EXPERIMENTS if n in kept] + [n for n in kept if n not in EXPERIMENTS]
+    atomic_write_text(page, "\n".join(head + [kept[n] for n in order]).rstrip("\n") + "\n")
     return page

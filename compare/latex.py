@@ -61,7 +61,13 @@ def _group(tokens: list[str], i: int) -> tuple[str, int]:
     # a subscript condition such as t_kappa=1: the "= number" belongs to the subscript
     if end + 1 < len(tokens) and tokens[end] == "=" and tokens[end + 1][0].isdigit():
         end += 2
-    return "{" + _convert(tokens[i:end]) + "}", end
+    # a chained subscript such as t_gauss_rem: one subscript, its parts separated by commas
+    # (a second "_" would be a double subscript, an error in LaTeX)
+    parts = [tokens[i:end]]
+    while end + 1 < len(tokens) and tokens[end] == "_" and tokens[end + 1][0].isalnum():
+        parts.append([tokens[end + 1]])
+        end += 2
+    return "{" + ",".join(_convert(part) for part in parts) + "}", end
 
 
 def _convert(tokens: list[str]) -> str:

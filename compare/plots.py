@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from .io import atomic_write_bytes
@@ -112,4 +113,42 @@ def figure_problems(fig: Figure) -> list[str]:
                     if not str(getattr(h, "get_label", lambda: "_")()).startswith("_")]
         if len(labelled) > 1 and ax.get_legend() is None and not fig.legends:
             problems.append(f"{name}: {len(labelled)} labelled series without a legend")
+        # the level may be stated once for the panel: in its title, its axis label or the figure's title
+        shared = " ".join([ax.get_title(), ax.get_ylabel(), ax.get_xlabel(),
+                           fig._suptitle.get_text() if fig._suptitle is not None else ""])
+        for bars in ax.containers:
+            label = str(bars.get_label())
+            if isinstance(bars, ErrorbarContainer) and not label.startswith("_") and not _states_level(label + shared):
+                problems.append(f"{name}: error bars '{label}' do not state their level")
+    problems += _text_outside(fig)
     return problems
+
+
+#: Words by which a legend entry states what its error bars or band are.
+_LEVEL_WORDS = ("%", "s.e.", "interval", "CI", "band")
+
+
+def _states_level(label: str) -> bool:
+    return any(word in label for word in _LEVEL_WORDS)
+
+
+def _text_outside(fig: Figure) -> list[str]:
+    """Titles and legends cut off by the figure's edge (drawn once to measure them)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    texts = [("suptitle", fig._suptitle)] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        if ax.get_visible():
+            texts += [(f"title {ax.get_title()!r}", ax.title)]
+            if ax.get_legend() is not None:
+                texts.append((f"legend of {ax.get_title()!r}", ax.get_legend()))
+    texts += [("figure legend", legend) for legend in fig.legends]
+    out = []
+    for what, artist in texts:
+        if not artist.get_visible() or (hasattr(artist, "get_text") and not artist.get_text()):
+            continue
+        box = artist.get_window_extent(renderer)
+        if box.x0 < -1 or box.x1 > width + 1 or box.y0 < -1 or box.y1 > height + 1:
+            out.append(f"{what} is cut off by the figure's edge")
+    return out

@@ -41,6 +41,11 @@ class FigureStyle:
         """Colour of a second measured or reference series."""
         return self.palette[2]
 
+    @property
+    def series(self) -> tuple:
+        """Colours for series of equal standing (blocks, sizes): the palette without its grey."""
+        return tuple(c for c in self.palette if c != self.alternative)
+
     def width(self, width) -> float:
         """``"column"``, ``"page"`` or a width in inches."""
         return {"column": self.column_width, "page": self.page_width}.get(width, width)

@@ -54,3 +54,30 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+#: LaTeX engines the compile tests use, the first on PATH (.ci/run installs pdflatex from Debian's packages).
+LATEX_ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
+
+
+@pytest.fixture
+def compile_latex(tmp_path):
+    """``compile_latex(document_text)``: compile a LaTeX document in a temporary folder and fail with
+    the log's tail if it does not compile; skips (saying why) when no engine is on PATH."""
+    import subprocess
+
+    engine = next((e for e in LATEX_ENGINES if shutil.which(e)), None)
+    if engine is None:
+        pytest.skip("no LaTeX engine (pdflatex, lualatex, xelatex or tectonic) on PATH")
+
+    def run(document: str, name: str = "doc") -> Path:
+        folder = tmp_path / f"latex-{name}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{name}.tex").write_text(document)
+        cmd = ([engine, f"{name}.tex"] if engine == "tectonic"
+               else [engine, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"])
+        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return folder / f"{name}.pdf"
+
+    return run

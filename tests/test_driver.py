@@ -146,3 +146,15 @@ def test_figures_pass_the_automatic_referee_checks(name):
     for fname, fig in result.figures.items():
         assert figure_problems(fig) == [], (name, fname)
     assert result.caveats == list(spec.definition.caveats)
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiments_table_tex_compiles(name, tmp_path, compile_latex):
+    from compare.table import write_table
+
+    spec = get_experiment(name)
+    result = spec.run(spec.preset(**TINY[name]))
+    tex = write_table(result.table, tmp_path, caveats=result.caveats)["tex"].read_text()
+    pdf = compile_latex("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]{geometry}\n"
+                        "\\begin{document}\n\\tiny\n" + tex + "\n\\end{document}\n", name)
+    assert pdf.stat().st_size > 1000

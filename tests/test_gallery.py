@@ -24,3 +24,14 @@ def test_the_gallery_page_shows_every_figure(tmp_path):
 def test_cli_gallery_refuses_an_unknown_experiment(tmp_path, capsys):
     assert main(["gallery", "--only", "nope", "--docs", str(tmp_path / "d"), "--work", str(tmp_path / "w")]) == 2
     assert "--only: unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def test_a_partial_gallery_run_keeps_the_other_sections(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "figures.md").write_text("# Figure gallery\n\nold head\n\n## gaussian-mixture\n\nkept text\n\n"
+                                     "## linear-denoiser\n\nstale text\n")
+    text = build_gallery(docs, tmp_path / "work", ["linear-denoiser"], overrides=SMALL).read_text()
+    assert "kept text" in text and "stale text" not in text and "old head" not in text
+    assert text.index("## gaussian-mixture") < text.index("## linear-denoiser")  # the registry's order
+    assert "Last partial run: linear-denoiser." in text

@@ -70,10 +70,7 @@ def test_display_forms_are_checked_and_sourced():
     assert r"\ln P" in S.critical_tau_block().latex and " L " not in S.critical_tau_block().latex + " "
 
 
-def test_tex_and_markdown_reports(tmp_path):
-    import shutil
-    import subprocess
-
+def test_tex_and_markdown_reports():
     tex = S.latex_report("tex")
     assert tex.count("\\label{eq:") == len(S.all_derivations()) and tex.rstrip().endswith("\\end{document}")
     assert tex.count("{") - tex.count("\\{") == tex.count("}") - tex.count("\\}")
@@ -81,13 +78,10 @@ def test_tex_and_markdown_reports(tmp_path):
     assert md.count("$$") == 2 * len(S.all_derivations()) and "Source: docs/" in md
     with pytest.raises(ValueError, match="fmt"):
         S.latex_report("html")
-    engine = next((e for e in ("pdflatex", "lualatex", "xelatex") if shutil.which(e)), None)
-    if engine is None:
-        pytest.skip("no LaTeX engine on PATH: the derivations document is checked for structure only")
-    (tmp_path / "d.tex").write_text(tex)
-    proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_tex_report_compiles(compile_latex):
+    compile_latex(S.latex_report("tex"), "derivations")  # skips, saying so, where no LaTeX engine is on PATH
 
 
 def test_docs_derivations_page_is_current():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory import PHI_AT_BIMODALITY
+from theory.mixture import TwoClassMixture
 from theory.data import data_spectrum, speciation_hierarchy
 from theory.gaussian import collapse_time
 
@@ -120,7 +121,14 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     same = cr.same_point.mean(axis=0)
     slo, shi = binomial_interval(np.round(same * cr.same_point.shape[0]), cr.same_point.shape[0], preset.confidence)
     ax.errorbar(cr.branch_times, same, yerr=error_bars(same, slo, shi), fmt="s-", color=ALT_COLOR, ms=3, capsize=2,
-                label="same training point")
+                label=f"same training point ({preset.confidence:.0%} intervals)")
+    if th["Lambda"] > 1:
+        # the theory curve of the one-direction model: a symmetric two-Gaussian mixture with this top
+        # eigenvalue (|m|^2 = Lambda - 1, unit variance elsewhere, as the unit convention makes the data)
+        model = TwoClassMixture(N=1, P=2, mu=float(np.sqrt(th["Lambda"] - 1.0)), sigma=1.0)
+        tt = np.linspace(min(cr.branch_times) * 0.9, max(cr.branch_times) * 1.05, 200)
+        ax.plot(tt, model.cloning_probability(tt), color=THEORY_COLOR, lw=1.2,
+                label="two-Gaussian model with this $\\Lambda$ ($|m|^2 = \\Lambda - 1$, $\\sigma = 1$)")
     ax.axhline(PHI_AT_BIMODALITY, color=ALT_COLOR, lw=0.8, ls=":",
                label=f"level {PHI_AT_BIMODALITY:.4f}: its crossing is the measured $t_S$")
     ax.axvline(th["t_S"], color=THEORY_COLOR, ls="--", label=f"theory $t_S = \\ln(\\Lambda)/2$ = {th['t_S']:.3f}")
@@ -128,7 +136,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
                label=f"measured crossing {crossing[0]:.3f} ({preset.confidence:.0%} interval)")
     ax.set_xlabel("branch time $t$ (OU)")
     ax.set_ylabel("fraction of clone pairs")
-    ax.set_title(f"Digits {preset.classes}: cloning ({cr.n_pairs} pairs)")
+    ax.set_title(f"Digits {preset.classes}: cloning, N = {th['N']}, P = {th['P']} ({cr.n_pairs} pairs)")
     ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 0.06))  # the empty corner above the floor
     figs["speciation"] = fig
 
@@ -145,7 +153,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     ax.set_xscale("log")
     ax.set_xlabel("time $t$ (OU)")
     ax.set_ylabel("fraction of trajectories collapsed")
-    ax.set_title(f"Digits {preset.classes}: collapse, P = {th['P']}")
+    ax.set_title(f"Digits {preset.classes}: collapse, N = {th['N']}, P = {th['P']}")
     ax.legend(fontsize=8)
     figs["collapse"] = fig
 
@@ -165,7 +173,7 @@ def _figures(preset, th, cr, coll, lock, cond, ent, crossing):
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("time $t$ (OU)")
     ax.set_ylabel("$f/\\alpha$")
-    ax.set_title(f"Digits {preset.classes}: excess entropy near the collapse, P = {th['P']}")
+    ax.set_title(f"Digits {preset.classes}: excess entropy near the collapse, N = {th['N']}, P = {th['P']}")
     ax.legend(fontsize=8)
     figs["entropy"] = fig
     return figs

@@ -204,7 +204,7 @@ class GaussianMixture(Experiment):
                    label=f"$\\phi$ at the bimodality time = {PHI_AT_BIMODALITY:.4f}")
         ax.axvline(summary["t_S"], color=THEORY_COLOR, ls="--", lw=1, label=f"$t_S$ = {summary['t_S']:.3f}")
         tc, tlo, thi = extra["t_cross"]
-        ax.axvspan(tlo, thi, color=MEASURED_COLOR, alpha=0.15, label=f"measured crossing {tc:.3f}")
+        ax.axvspan(tlo, thi, color=MEASURED_COLOR, alpha=0.15, label=f"measured crossing {tc:.3f} ({preset.confidence:.0%} CI)")
         ax.set_xlabel("branch time $t$ (OU)")
         ax.set_ylabel("probability both clones agree, $\\phi$")
         ax.set_title(f"Speciation, N = {preset.N}")
@@ -226,7 +226,8 @@ class GaussianMixture(Experiment):
         window = (grid >= lo_t - pad) & (grid <= hi_t + pad)
         grid, frac = grid[window], frac[window]
         flo, fhi = binomial_interval(np.round(frac * lock_in.size), lock_in.size, preset.confidence)
-        ax.fill_between(grid, flo, fhi, color=MEASURED_COLOR, alpha=0.2, lw=0)
+        ax.fill_between(grid, flo, fhi, color=MEASURED_COLOR, alpha=0.2, lw=0,
+                        label=f"{preset.confidence:.0%} binomial band")
         ax.plot(grid, frac, color=MEASURED_COLOR, label=f"nearest point fixed ({lock_in.size} trajectories)")
         ax.plot(grid, fraction_at_or_after(extra["condensation"], grid), color=ALT_COLOR, label="largest weight > 1/2")
         ax.axvline(summary["t_C"], color=THEORY_COLOR, ls="--", label=f"$t_C$ = {summary['t_C']:.3f}")
@@ -254,7 +255,8 @@ class GaussianMixture(Experiment):
         ax.axvline(summary["t_C"], color=THEORY_COLOR, ls="--", lw=1, label="$t_C$")
         ax.set_xlabel("time $t$ (OU)")
         ax.set_ylabel("$f(t)/\\alpha$")
-        ax.set_title(f"Excess entropy, $\\alpha$ = {a:.4f}")
+        ax.set_title(f"Excess entropy, N = {preset.N}, P = {preset.P} ($\\alpha$ = {a:.4f}), "
+                     f"{preset.entropy_samples} samples")
         ax.legend(fontsize=8)
         figs["entropy"] = fig
         return figs

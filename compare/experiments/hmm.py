@@ -304,7 +304,7 @@ def _figures(preset, raw, theory):
         for t, lab in ((th["t_c"], "$t_c$"), (th["t_o"], "$t_o$")):
             ax.axvline(t, color="gray", ls=":", lw=1)
             ax.text(t, 1.01, lab, fontsize=8, ha="center", transform=ax.get_xaxis_transform())
-        ax.set_xlabel("OU time t")
+        ax.set_xlabel("time $t$ (OU)")
         ax.set_ylabel("basin size r* (radius$^2$ / N$\\Delta_t$)")
         ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
         ax.grid(True, alpha=0.3)
@@ -320,8 +320,8 @@ def _figures(preset, raw, theory):
         ax.errorbar(m["taus"], nll.mean(axis=1), yerr=2 * se, fmt="o", ms=3, capsize=2, color=MEASURED_COLOR,
                     label=f"test NLL, mean over {nll.shape[1]} points (±2 s.e.)")
         taus = np.exp(np.linspace(np.log(m["taus"][0]), np.log(m["taus"][-1]), 15))
-        ax.plot(taus, th["kernel_cross_entropy"], "-", color=THEORY_COLOR, label="theory (N = inf)")
-        ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory")
+        ax.plot(taus, th["kernel_cross_entropy"], "-", color=THEORY_COLOR, label="theory ($N \\to \\infty$)")
+        ax.axvline(th["tau_g"], color=THEORY_COLOR, ls=":", lw=1, label="$\\tau_g$ theory (reconstructed definition)")
         ax.axvline(th["tau_g_measured"][0], color=MEASURED_COLOR, ls="--", lw=1, label="argmin measured")
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short decades
@@ -330,47 +330,64 @@ def _figures(preset, raw, theory):
         ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Generalisation: test NLL of the kernel estimate of the stopped reverse process")
+    fig.suptitle(f"Generalisation: test NLL of the stopped-process kernel estimate\n"
+                 f"N = {preset.N}, P = {preset.P}")
     figs["hmm_test_nll"] = fig
-    # phase diagram in (alpha, t) for the first configuration, with the measured points
-    phi, aD = configs[0]
-    fig, ax = new_figure("column", STYLE.column_width * 0.85)  # one panel: a column of a paper
-    alphas = np.linspace(0.03, 0.6, 16)
-    d = phase_diagram_alpha_t(aD, alphas, phi, times=cached_regime_times)
-    ax.fill_between(alphas, d["t_o"], d["t_o"].max() * 1.3, color="#dde8f5", label="no traps")
-    ax.fill_between(alphas, d["t_c"], d["t_o"], color="#fbe3c8", label="traps, avoided")
-    ax.fill_between(alphas, 0, d["t_c"], color="#f4c7c3", label="collapse")
-    ax.plot(alphas, d["t_g"], "--", color="k", lw=1, label="$t_g$")
-    th = theory[_key(phi, aD)]
-    for sym, mk in (("t_c", "o"), ("t_o", "s")):
-        med, lo, hi = median_interval(_inf_nan(raw[_key(phi, aD)][sym]), preset.confidence)
-        ax.errorbar([preset.alpha], [med], yerr=[[med - lo], [hi - med]], fmt=mk, color=MEASURED_COLOR, capsize=3,
-                    label=f"measured ${sym}$ (median, {preset.confidence:.0%} interval)")
-    ax.plot([preset.alpha], [tau_to_t(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR, label="measured $t_g$")
-    ax.set_xlabel("$\\alpha = \\ln P / N$")
-    ax.set_ylabel("OU time $t$")
-    ax.set_ylim(0, d["t_o"].max() * 1.3)
-    ax.set_title(f"Phase diagram, {phi}, $\\alpha_D$ = {aD:g} (N = {preset.N})")
-    ax.legend(loc="upper right", fontsize=6.5)
+    # phase diagram in (alpha, t) for every configuration, with the measured points
+    fig, axes = panels()
+    for ax, (phi, aD) in zip(axes, configs):
+        # a tanh point costs seconds (quadratures in the saddle point): fewer alphas; all are cached on disk
+        alphas = np.linspace(0.03, 0.6, 16 if phi in ("linear", "relu", "sign") else 9)
+        d = {k: np.array([np.nan if v is None else v for v in d_k], dtype=float)  # the cache stores NaN as null
+             for k, d_k in phase_diagram_alpha_t(aD, alphas, phi, times=cached_regime_times).items()}
+        finite = np.concatenate([d["t_o"], d["t_c"]])
+        top = 1.3 * (np.nanmax(finite) if np.isfinite(finite).any() else 1.0)
+        # where no onset exists (t_o NaN) the traps region is undefined: not drawn there
+        ax.fill_between(alphas, np.where(np.isfinite(d["t_o"]), d["t_o"], d["t_c"]), top, color="#dde8f5",
+                        label="no traps")
+        ax.fill_between(alphas, d["t_c"], d["t_o"], color="#fbe3c8", label="traps, avoided")
+        ax.fill_between(alphas, 0, d["t_c"], color="#f4c7c3", label="collapse")
+        ax.plot(alphas, d["t_g"], "--", color="k", lw=1, label="$t_g$ (reconstructed definition)")
+        th = theory[_key(phi, aD)]
+        for sym, mk in (("t_c", "o"), ("t_o", "s")):
+            med, lo, hi = median_interval(_inf_nan(raw[_key(phi, aD)][sym]), preset.confidence)
+            if np.isfinite(med):
+                ax.errorbar([preset.alpha], [med], yerr=error_bars([med], [lo], [hi]), fmt=mk, color=MEASURED_COLOR,
+                            capsize=3, label=f"measured ${sym}$ (median, {preset.confidence:.0%} interval)")
+        ax.plot([preset.alpha], [tau_to_t(th["tau_g_measured"][0])], "^", color=MEASURED_COLOR,
+                label="measured $t_g$ (argmin of the test NLL)")
+        ax.set_xlabel("$\\alpha = \\ln P / N$")
+        ax.set_ylabel("time $t$ (OU)")
+        ax.set_ylim(0, top)
+        ax.set_title(f"{phi}, $\\alpha_D$ = {aD:g}")
+        ax.grid(True, alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3 if cols > 1 else 2, fontsize=6.5)
+    fig.suptitle(f"Phase diagrams (theory, $N \\to \\infty$) and measurements at N = {preset.N}, "
+                 f"$\\alpha$ = {preset.alpha:g}")
     figs["hmm_phase"] = fig
-    # phase boundaries in (alpha_D, alpha) at the measured collapse time of the first configuration
+    # phase boundaries in (alpha_D, alpha) at the measured collapse time of the first configuration (its phi
+    # where the boundaries are cheap, linear otherwise)
     from theory.hmm_phase import phase_boundaries_alpha_D
 
+    phi, aD = configs[0]
+    phi_b = phi if phi in ("linear", "relu", "sign") else "linear"
     t_fix = float(median_interval(_inf_nan(raw[_key(phi, aD)]["t_c"]), preset.confidence)[0])
     aDs = np.exp(np.linspace(np.log(0.02), np.log(20.0), 40))
-    b = phase_boundaries_alpha_D(t_fix, aDs, "linear")
-    fig, ax = new_figure("column", STYLE.column_width * 0.85)  # one panel: a column of a paper
+    b = phase_boundaries_alpha_D(t_fix, aDs, phi_b)
+    fig, ax = new_figure("column", STYLE.column_width * 1.05)  # one panel (legend below): a column of a paper
     ax.plot(aDs, b["collapse"], "-", color=THEORY_COLOR, label="collapse: $\\alpha = i(g)$")
     ax.plot(aDs, b["onset"], "--", color=THEORY_COLOR, label="onset: $\\alpha = -\\Phi_0(g)$")
     ax.plot(aDs, b["small_alpha_D"], ":", color="gray", label="$\\alpha_D \\to 0$ form")
     ax.axhline(b["isotropic"], color="k", lw=0.8, ls="-.", label="isotropic (curse of dimensionality)")
-    ax.plot([aD], [preset.alpha], "o", color=MEASURED_COLOR, label=f"preset point (collapses at t = {t_fix:.3g})")
+    ax.plot([aD], [preset.alpha], "o", color=MEASURED_COLOR,
+            label=f"preset ({phi}): measured median $t_c$ = {t_fix:.3g}")
     ax.set_xscale("log")
     ax.set_xlabel("$\\alpha_D = D/N$")
     ax.set_ylabel("$\\alpha = \\ln P / N$")
-    ax.set_title(f"Linear phi at t = {t_fix:.3g}: collapsed below the solid curve, traps below the dashed",
-                 fontsize=8)
+    ax.set_title(f"{phi_b.capitalize()} $\\phi$ at t = {t_fix:.3g}, $N \\to \\infty$: collapsed\n"
+                 "below the solid curve, traps below the dashed", fontsize=8)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=6)  # every part of the panel holds a curve
     figs["hmm_phase_alpha_D"] = fig
     return figs

@@ -95,7 +95,7 @@ def _figures(preset, model, fits):
     lo, hi = binomial_interval(k, preset.repeats, preset.confidence)
     p = k / preset.repeats
     ax.errorbar(n, p, yerr=error_bars(p, lo, hi), fmt="o-", color=MEASURED_COLOR, capsize=2,
-                label=f"Pr($\\Delta$ > 0), {preset.repeats} training sets")
+                label=f"Pr($\\Delta$ > 0), {preset.repeats} training sets ({preset.confidence:.0%} interval)")
     ax.axvline(preset.d, color=ALT_COLOR, ls=":", label=f"n = d = {preset.d}")
     ax.axvline(model.n_c, color=THEORY_COLOR, ls="--", label=f"$n_c$ = d + 2 = {model.n_c}")
     ax.set_xscale("log")

@@ -144,17 +144,25 @@ MEMORISED_FOR_COLLAPSE = 0.5
 
 
 def _figures(preset, table):
+    from matplotlib.ticker import FormatStrFormatter
+
+    from ..style import STYLE
+
+    level = f"{preset.confidence:.0%}"
     fig, ax = new_figure()
-    colors = ["k", MEASURED_COLOR, ALT_COLOR, "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+    # the empirical score in black, the networks in the palette's colours other than the theory's
+    colors = ["k", *[c for c in STYLE.series if c != THEORY_COLOR]]
     for k, (who, sub) in enumerate(table.groupby("score", sort=False)):
         ax.errorbar(sub["P"] * (1 + 0.04 * k), sub["memorized"],
                     yerr=error_bars(sub["memorized"], sub["memorized_low"], sub["memorized_high"]),
                     fmt="o-", capsize=2, color=colors[k % len(colors)], label=who)
+    ax.axhline(1.0, color=THEORY_COLOR, ls="--", lw=1, label="theory: the exact empirical score memorises every sample")
     ax.set_xscale("log")
     ax.set_xlabel("training-set size P")
     ax.set_ylabel("memorised fraction of samples")
-    ax.set_title(f"Networks vs the empirical score, N = {preset.N}")
-    ax.legend(fontsize=8)
+    ax.set_title(f"Memorisation of networks and the empirical score, N = {preset.N}\n"
+                 f"{preset.trajectories} samples per run ({level} binomial intervals)")
+    fig.legend(loc="outside lower center", ncols=2, fontsize=7)
     fig2, ax2 = new_figure()
     omitted = 0
     for k, (who, sub) in enumerate(table.groupby("score", sort=False)):
@@ -165,11 +173,14 @@ def _figures(preset, table):
         if len(sub_ok):
             ax2.errorbar(sub_ok["P"] * (1 + 0.04 * k), sub_ok["measured"],
                          yerr=error_bars(sub_ok["measured"], sub_ok["ci_low"], sub_ok["ci_high"]), fmt="o-",
-                         capsize=2, color=colors[k % len(colors)], label=f"{who} (median, 95% interval)")
+                         capsize=2, color=colors[k % len(colors)], label=f"{who} (median, {level} interval)")
     Ps = np.geomspace(table["P"].min(), table["P"].max(), 100)
     ax2.plot(Ps, collapse_time_isotropic(np.log(Ps) / preset.N).value, color=THEORY_COLOR, ls="--", label="theory $t_C$")
     ax2.set_xscale("log")
     ax2.set_yscale("log")
+    # plain decimals on the short log range (matplotlib writes 6e-01)
+    ax2.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+    ax2.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
     ax2.set_xlabel("training-set size P")
     ax2.set_ylabel("collapse time (nearest point fixed, median)")
     ax2.set_title(f"Collapse of networks and the empirical score, N = {preset.N}"

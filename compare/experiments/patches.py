@@ -114,15 +114,17 @@ def _figure(preset, pool, per_p):
             label="Gaussian, subset spectrum")
     ent = np.array([[per_p[P]["t_C_entropy"], *per_p[P]["t_C_entropy_ci"]] for P in sizes])
     ax.errorbar(sizes * 0.97, ent[:, 0], yerr=error_bars(ent[:, 0], ent[:, 1], ent[:, 2]), fmt="s", ms=4,
-                color=THEORY_COLOR, capsize=2, label="entropy estimator")
-    for key, color, label in [("measured_condensation", MEASURED_COLOR, "measured: largest weight > 1/2"),
-                              ("measured_lock_in", ALT_COLOR, "measured: nearest point fixed")]:
+                color=THEORY_COLOR, capsize=2, label=f"entropy estimator, zero of $f^e$ ({preset.confidence:.0%} interval)")
+    level = f"median, {preset.confidence:.0%} interval"
+    for key, color, label in [("measured_condensation", MEASURED_COLOR, f"measured: largest weight > 1/2 ({level})"),
+                              ("measured_lock_in", ALT_COLOR, f"measured: nearest point fixed ({level})")]:
         m = np.array([per_p[P][key] for P in sizes])
         ax.errorbar(sizes * 1.03, m[:, 0], yerr=error_bars(m[:, 0], m[:, 1], m[:, 2]), fmt="o", ms=4, color=color,
                     capsize=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("number of patches $P$")
     ax.set_ylabel("collapse time $t_C$ (OU)")
-    ax.set_title(f"{preset.k} x {preset.k} patches (N = {pool.N})")
+    ax.set_title(f"Collapse of {preset.k} x {preset.k} image patches (N = {pool.N}) against P, "
+                 f"{preset.trajectories} trajectories")
     ax.legend(fontsize=7)
     return fig

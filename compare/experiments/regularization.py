@@ -148,9 +148,11 @@ def _figures(preset, sw, memo, t_c):
     ax3 = ax1.twinx()
     c_x = np.maximum(np.asarray(sw["c"], dtype=float), NO_C)
     med = [np.median(d) for d in sw["distance_c"]]
-    pred = [one_point_distance(float(c), preset.N, t_c, T_END) for c in sw["c"]]
+    # the theory as a curve, not a polyline through the measured c (its value at the c = 0 stand-in is c = 0's)
+    c_grid = np.geomspace(NO_C, c_x.max(), 80)
+    pred = [one_point_distance(float(c) if c > NO_C else 0.0, preset.N, t_c, T_END) for c in c_grid]
     ax3.plot(c_x, med, "s--", color=MEASURED_COLOR, label="median distance (measured)")
-    ax3.plot(c_x, pred, "-", color=THEORY_COLOR, label="one-point law (theory)")
+    ax3.plot(c_grid, pred, "-", color=MEASURED_COLOR, lw=1, alpha=0.7, label="median distance, one-point law (theory)")
     ax3.set_ylabel("distance to nearest training point", color=MEASURED_COLOR)
     ax3.tick_params(axis="y", colors=MEASURED_COLOR)
     handles = ax1.get_legend_handles_labels()[0] + ax3.get_legend_handles_labels()[0]

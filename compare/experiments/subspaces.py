@@ -149,11 +149,16 @@ def _figures(preset, raw, table):
     figs = {}
     sizes = preset.sizes()
     P_show = sizes[len(sizes) // 2] if len(sizes) > 1 else sizes[0]
-    block_colors = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    from ..style import STYLE
+
+    block_colors = STYLE.series
+    conf = f"{preset.confidence:.0%}"
+    Ns = sorted({sum(dims) for dims, _ in preset.configs()})
+    N = f"N = {Ns[0]}" if len(Ns) == 1 else "N = sum of dims"
 
     # 1. Jacobian spectra vs t with predicted critical lines (one P). Each block has one colour: its share of
     # the ranked singular values (measured: thin solid), the authors' model (thick, translucent) and its
-    # rules (dashed: Gaussian REM, dash-dot: per block; at the left edge when earlier than the simulated
+    # rules (dashed: Gaussian REM, dotted: per block, as in the phase figure; at the left edge when earlier than the simulated
     # window); black: the global collapse. One time axis for all.
     fig, axes, configs, norms = _panels(preset, sharex=True)
     for i, (dims, stds) in enumerate(configs):
@@ -173,22 +178,24 @@ def _figures(preset, raw, table):
                 ax.plot(sw.t, np.minimum(model[:, start], 1.5), color=col, lw=3, alpha=0.3)
                 # a rule earlier than the simulated window is drawn at its left edge
                 ax.axvline(max(tau_to_t(spec.tau_gauss_rem(P_show)[k]), sw.t.min()), color=col, ls="--", lw=1)
-                ax.axvline(max(tau_to_t(spec.tau_block(P_show)[k]), sw.t.min()), color=col, ls="-.", lw=1)
+                ax.axvline(max(tau_to_t(spec.tau_block(P_show)[k]), sw.t.min()), color=col, ls=":", lw=1.2)
                 ax.plot([], [], color=col, lw=2, label=f"block {k + 1}: d = {d}, std = {stds[k]:g}")
             ax.axvline(tau_to_t(float(spec.tau_collapse(P_show).value)), color="k", lw=1, label="global collapse")
             ax.set_xscale("log")
             ax.set_xlim(sw.t.min(), sw.t.max())
             ax.set_xlabel("time $t$ (OU)")
             ax.set_ylabel(r"$\tau\,\varsigma_i$ (1 = normal; model cut at 1.5)")
-            ax.set_title(f"dims {dims}, g = {spec.g}, P = {P_show}", fontsize=9)
+            ax.set_title(f"dims {dims}, g = {spec.g}")
     handles = axes[0, 0].get_legend_handles_labels()[0]
     from matplotlib.lines import Line2D
 
     handles += [Line2D([], [], color="k", lw=0.6, label="measured (ranked directions)"),
                 Line2D([], [], color="k", lw=3, alpha=0.3, label="model [AVS+24]"),
                 Line2D([], [], color="k", ls="--", lw=1, label="Gaussian-REM rule"),
-                Line2D([], [], color="k", ls="-.", lw=1, label="per-block rule")]
-    axes[0, 0].legend(handles=handles, fontsize=6)
+                Line2D([], [], color="k", ls=":", lw=1.2, label="per-block rule")]
+    # one legend for the four panels, outside the data
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=6.5)
+    fig.suptitle(f"Empirical-score Jacobian spectra, {N}, P = {P_show}")
     figs["spectra"] = fig
 
     # 2. Surviving (local) dimension vs t for each P.
@@ -205,9 +212,10 @@ def _figures(preset, raw, table):
                 ax.errorbar(sw.t, dim.mean(axis=1), yerr=2 * se, marker=".", capsize=2, label=f"P = {P}")
             ax.set_xscale("log")
             ax.set_xlabel("time $t$ (OU)")
-            ax.set_ylabel("local dimension, gap estimator\n(mean over points, ±2 s.e.)")
-            ax.set_title(f"dims {dims}, g = {0 if norm else 1}: local dimension (gap estimator)", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
+            ax.set_ylabel("local dimension\n(mean over points, ±2 s.e.)")
+            ax.set_title(f"dims {dims}, g = {0 if norm else 1}")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center", fontsize=7)
+    fig.suptitle(f"Local dimension (gap estimator) of the empirical score, {N}, {preset.points} points")
     figs["dimension"] = fig
 
     # 3. Phase diagram (t, ln P): critical curves of both rules and measured points.
@@ -227,14 +235,16 @@ def _figures(preset, raw, table):
                 sub = table[(table["config"] == "+".join(map(str, dims))) & (table["g"] == g)
                             & (table["subspace"] == f"block {k + 1}") & (table["rule"] == PREDICTIONS[0])]
                 ax.errorbar(sub["measured"], np.log(sub["P"]), xerr=error_bars(sub["measured"], sub["ci_low"], sub["ci_high"]), fmt="o", ms=4, color=c,
-                            capsize=2, label=f"block {k + 1} (d={dims[k]}, std={stds[k]:g})")
+                            capsize=2, label=f"block {k + 1} (d = {dims[k]}, std = {stds[k]:g})")
             ax.plot(col, lnP, color="k", lw=1, label="global collapse")
+            ax.plot([], [], color="k", ls="--", lw=1, label="Gaussian-REM rule")
+            ax.plot([], [], color="k", ls=":", lw=1, label="per-block rule")
             ax.set_xscale("log")
             ax.set_xlim(left=max(1e-5, np.nanmin(blk[blk > 0]) / 2))
             ax.set_xlabel("time $t$ (OU)")
             ax.set_ylabel(r"$\ln P$")
-            ax.set_title(f"dims {dims}, g = {g}: lost to the left of each curve\n"
-                         f"(dashed: Gaussian-REM rule, dotted: per-block rule)", fontsize=8)
+            ax.set_title(f"dims {dims}, g = {g}")
             ax.legend(fontsize=6)
+    fig.suptitle(f"Subspace loss, {N}: lost to the left of each curve\npoints: measured loss time ({conf} bootstrap interval over points)")
     figs["phase"] = fig
     return figs

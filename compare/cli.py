@@ -51,6 +51,27 @@ def _preset_options(preset_cls):
     return decorate
 
 
+def _path_argument(preset_cls):
+    """A preset with a ``path`` field (``data``) also takes it as an optional positional argument:
+    ``regimes compare data PATH`` is ``regimes compare data --path PATH``."""
+
+    def decorate(func):
+        if "path" not in {f.name for f in dataclasses.fields(preset_cls)}:
+            return func
+
+        @functools.wraps(func)
+        def wrapper(*args, path_argument=None, **kwargs):
+            if path_argument is not None:
+                if kwargs.get("path") not in (None, path_argument):
+                    raise InputError(f"give the dataset once: PATH {path_argument!r} and --path {kwargs['path']!r}")
+                kwargs["path"] = path_argument
+            return func(*args, **kwargs)
+
+        return click.argument("path_argument", metavar="PATH", required=False, type=click.Path())(wrapper)
+
+    return decorate
+
+
 def _usable_cache():
     """The HMM cache folder (``$REGIMES_CACHE`` or ``~/.cache/diffusion-regimes``), checked before any
     work: one that cannot be written is announced in one line and the run goes on without it."""
@@ -166,6 +187,7 @@ def _register_compare(name: str):
                   default="png", show_default=True, help="Figure files: PNG for the screen, PDF or SVG (vector) "
                                                          "for papers, or both PNG and PDF.")
     @_preset_options(exp.preset)
+    @_path_argument(exp.preset)
     def command(out, no_resume, quiet, figure_format, **overrides):
         _run_compare(name, out, no_resume, quiet, figure_formats=tuple(figure_format.split("+")), **overrides)
 
@@ -190,6 +212,7 @@ def _register_simulate(name: str):
                   help="Stage(s) to run, repeatable; shell patterns such as 'sweep-*' allowed [default: all].")
     @_common_run_options
     @_preset_options(exp.preset)
+    @_path_argument(exp.preset)
     def command(stages, out, no_resume, quiet, **overrides):
         preset = _build_preset(exp, overrides)
         out = Path(out) if out else Path("regimes-out") / name
@@ -555,45 +578,111 @@ def _plot_subspaces_grid(table, spec, path) -> None:
     save_figure(fig, path)
 
 
+def _dataset_options(func):
+    """The options that read a dataset in any supported format (``regimes theory data``,
+    ``regimes compare data``, ``regimes measure``)."""
+    for option in reversed([
+        click.option("--format", "fmt", type=click.Choice(["auto", "idx", "cifar", "folder", "npz", "npy", "hf"]),
+                     default="auto", show_default=True, help="Dataset format (auto detects it; docs/your-data.md)."),
+        click.option("--convention", type=click.Choice(["auto", "unit", "bbbm24", "raw"]), default="auto",
+                     show_default=True, help="Preprocessing: unit (pixels to [0,1], centred, unit mean variance), "
+                     "bbbm24 ([0,1], MNIST padded to 32x32, one mean per channel), raw (as stored); auto: raw for "
+                     "float arrays, unit otherwise."),
+        click.option("--classes", default=None, help="Comma-separated labels to keep [default: all]."),
+        click.option("--P", "P", type=int, default=None, help="Seeded random subsample of this many samples."),
+        click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True),
+        click.option("--mode", type=click.Choice(["L", "RGB"]), default=None,
+                     help="Grey (L) or colour (RGB) images [default: as stored; folders RGB]."),
+        click.option("--size", type=int, default=None, help="Image folders: resize and centre-crop to size x size."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _load_dataset_from_options(path, fmt, convention, classes, P, seed, split, mode, size, scale=None):
+    """The :class:`~simulate.datasets.ArrayDataset` the dataset options describe (``--convention auto``:
+    ``raw`` for float arrays, ``unit`` for images and 8-bit arrays; the legacy ``--scale`` maps onto
+    it)."""
+    from simulate.datasets import apply_convention
+    from simulate.loaders import read_dataset
+
+    from .presets import parse_int_list
+
+    class_list = None if classes is None else parse_int_list("classes", classes)
+    if P is not None:
+        require_int("P", P, 2)
+    if size is not None:
+        require_int("size", size, 1)
+    raw = read_dataset(path, format=fmt, classes=class_list, P=P, seed=seed, split=split, mode=mode, size=size)
+    if scale is not None:  # the older option: none = as given, unit = rescaled
+        convention = {"none": "raw", "unit": "unit"}[scale] if convention == "auto" else convention
+    if convention == "auto":
+        convention = "raw" if raw.pixel_max is None else "unit"
+    ds = apply_convention(raw, convention)
+    ds.preprocessing.update({"path": str(path), "classes": class_list, "P_selected": P, "seed": seed, "split": split})
+    return ds
+
+
 @theory_group.command("data")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--scale", type=click.Choice(["none", "unit"]), default="none", show_default=True,
-              help="'unit': divide by the root mean per-feature variance first.")
+@click.argument("path", type=click.Path())
+@_dataset_options
+@click.option("--scale", type=click.Choice(["none", "unit"]), default=None,
+              help="Older form of --convention: none = raw, unit = unit.")
+@click.option("--spectrum", "matrix", type=click.Choice(["covariance", "second-moment"]), default="covariance",
+              show_default=True, help="Matrix of Lambda: the centred covariance, or X^T X / P about the "
+              "convention's means (docs/your-data.md).")
 @click.option("--samples", type=int, default=2000, show_default=True, help="Monte Carlo samples per time.")
+@click.option("--entropy-P", "entropy_P", type=int, default=None,
+              help="Run the entropy estimator on a seeded subsample of this many points (its t_C is for that size).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--collapse-below", "collapse_below", type=float, multiple=True,
               help="Report the dataset size that pushes the Gaussian t_C below this t (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def theory_data(path, scale, samples, seed, device, collapse_below, as_json):
-    """Speciation and collapse times predicted from a data file (.npy / .npz, rows are samples)."""
-    from simulate.datasets import from_array
-
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def theory_data(path, fmt, convention, classes, P, split, mode, size, scale, matrix, samples, entropy_P, seed, device,
+                collapse_below, as_json, quiet):
+    """Speciation and collapse times predicted from a dataset: IDX (MNIST family), CIFAR pickles, image
+    folders, .npy/.npz, saved Hugging Face datasets; rows are samples."""
     from .data_theory import summarize_data
 
     require_int("samples", samples, 10)
     if samples > 10 ** 8:
         raise InputError(f"samples must be at most 10^8 per time, got {samples}")
-    ds = from_array(path, scale=scale)
     for t in collapse_below:
         if not (t > 0 and math.isfinite(t)):
             raise InputError(f"collapse-below must be a time > 0, got {t}")
-    summary = summarize_data(ds.data, samples=samples, seed=seed, device=device, collapse_below=collapse_below)
+    ds = _load_dataset_from_options(path, fmt, convention, classes, P, seed, split, mode, size, scale)
+    if entropy_P is not None:
+        require_int("entropy-P", entropy_P, 2)
+        if entropy_P > ds.P:
+            raise InputError(f"entropy-P must be at most the {ds.P} samples loaded, got {entropy_P}")
+    summary = summarize_data(ds.data, samples=samples, seed=seed, device=device, collapse_below=collapse_below,
+                             progress=not (quiet or as_json), entropy_P=entropy_P, matrix=matrix,
+                             preprocessing=ds.preprocessing)
     if as_json:
         click.echo(_json(summary))
         return
     lo, hi = summary["t_C_entropy_ci"]
+    pre = summary["preprocessing"]
     click.echo(f"{path}: P = {summary['P']}, N = {summary['N']}, alpha = {summary['alpha']:.6g}, "
-               f"Lambda = {summary['Lambda']:.6g} (spectrum: {summary['spectrum_method']})")
+               f"Lambda = {summary['Lambda']:.6g} ({summary['spectrum_matrix']}, {summary['spectrum_method']})")
+    click.echo(f"convention: {pre.get('convention')} ({', '.join(f'{k} {v}' for k, v in pre.items() if k in ('format', 'pixels', 'padded', 'divided_by'))})")
     click.echo(f"{'quantity':<16}{'t (OU)':>12}{'sigma_EDM':>12}{'DDPM step':>11}")
     for key in ["t_S", "t_C_gaussian", "t_C_entropy"]:
         step = summary["ddpm_step"][key]
         click.echo(f"{key:<16}{summary[key]:>12.6g}{summary['sigma_EDM'][key]:>12.6g}"
                    f"{(f'{step:.1f}' if math.isfinite(step) else '-'):>11}")
-    click.echo(f"t_C_entropy {summary['confidence']:.0%} interval: [{lo:.6g}, {hi:.6g}]")
-    click.echo("speciation hierarchy (1/2 ln Lambda_k): " + ", ".join(f"{v:.4g}" for v in summary["speciation_hierarchy"]))
+    click.echo(f"t_C_entropy {summary['confidence']:.0%} interval: [{lo:.6g}, {hi:.6g}] ({summary['entropy_samples']} "
+               f"samples per time, P = {summary['entropy_P']}"
+               + (f"; Gaussian t_C at that P: {summary['t_C_gaussian_at_entropy_P']:.6g}" if summary["entropy_P"] != summary["P"] else "")
+               + ")")
+    click.echo("speciation hierarchy (1/2 ln Lambda_k): " + (", ".join(f"{v:.4g}" for v in summary["speciation_hierarchy"])
+                                                            or "none (no eigenvalue above 1)"))
     for row in summary["samples_for_collapse_below"]:
         click.echo(f"Gaussian t_C falls below t = {row['t']:.4g} at P = 10^{row['log10_P']:.4g}")
+    for warning in summary["warnings"]:
+        click.echo(f"warning: {warning}")
 
 
 @theory_group.command("linear-denoiser")

@@ -53,6 +53,10 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
     for name in names:
         spec = get_experiment(name)
         preset = spec.preset(**overrides.get(name, {}))
+        if getattr(preset, "path", None) == "":  # runs on the user's dataset: nothing to draw by default
+            sections.append(f"## {name}\n\n{spec.description}\n\nRuns on your dataset (`regimes compare {name} PATH`); "
+                            "its figures are those of `digits` (docs/your-data.md).\n")
+            continue
         log(f"gallery: {name} ...")
         t0 = time.perf_counter()
         result = spec.run(preset, work / name, progress=progress, log=log)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from theory.validation import InputError, require_fits, require_in_open_interval, require_int, require_positive
 
-__all__ = ["DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
+__all__ = ["DataPreset", "DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "MixtureScalingPreset", "HmmScalingPreset",
            "SubspacesScalingPreset", "parse_int_list", "parse_float_list"]
 
@@ -233,6 +233,59 @@ class DigitsPreset(_SelfValidating):
         for name in ("pairs", "clone_steps", "trajectories", "steps", "entropy_samples"):
             require_int(name, getattr(self, name), 10)
         _check_common(self)
+        return self
+
+
+@dataclass(frozen=True)
+class DataPreset(_SelfValidating):
+    """A researcher's own dataset (``regimes compare data PATH``): the digits reconciliation
+    (predicted t_S and both t_C estimates against cloning and collapse measured with the empirical
+    score of that dataset). ``path`` is required; ``classes`` empty keeps every class, ``P = 0``
+    every sample, ``mode`` empty and ``size = 0`` keep the images as stored."""
+
+    path: str = ""
+    format: str = "auto"
+    convention: str = "auto"
+    classes: str = ""
+    P: int = 0
+    split: str = "train"
+    mode: str = ""
+    size: int = 0
+    pairs: int = 1000
+    clone_steps: int = 150
+    trajectories: int = 500
+    steps: int = 200
+    entropy_samples: int = 2000
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def class_list(self) -> list[int] | None:
+        """The labels to keep (None: all)."""
+        return parse_int_list("classes", self.classes) if str(self.classes).strip() else None
+
+    def validate(self) -> "DataPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self.
+        An empty ``path`` is refused when the run starts (a default preset can be listed)."""
+        from simulate.datasets import CONVENTIONS
+        from simulate.loaders import FORMATS
+
+        if self.format not in ("auto", *FORMATS):
+            raise InputError(f"format must be 'auto' or one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.convention not in ("auto", *CONVENTIONS):
+            raise InputError(f"convention must be 'auto' or one of {', '.join(CONVENTIONS)}, got {self.convention!r}")
+        if self.split not in ("train", "test"):
+            raise InputError(f"split must be 'train' or 'test', got {self.split!r}")
+        if self.mode not in ("", "L", "RGB"):
+            raise InputError(f"mode must be '' (as stored), 'L' or 'RGB', got {self.mode!r}")
+        self.class_list()
+        require_int("P", self.P, 0)
+        if self.P == 1:
+            raise InputError("P must be 0 (every sample) or at least 2, got 1")
+        require_int("size", self.size, 0)
+        for name in ("pairs", "clone_steps", "trajectories", "steps", "entropy_samples"):
+            require_int(name, getattr(self, name), 10)
+        _check_device_seed_conf(self)
         return self
 
 

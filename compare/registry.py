@@ -15,6 +15,7 @@ from functools import cached_property
 from theory.validation import InputError
 
 from .presets import (
+    DataPreset,
     DigitsPreset,
     GaussianMixturePreset,
     HmmPreset,
@@ -84,6 +85,10 @@ _SPECS = [
     ExperimentSpec("digits",
                    "scikit-learn digits, two classes: speciation (cloning) and collapse vs the spectrum and entropy "
                    "estimates.", DigitsPreset, "compare.experiments.digits:Digits"),
+    ExperimentSpec("data",
+                   "Your dataset (any supported format): speciation (cloning) and collapse vs the spectrum and "
+                   "entropy estimates, with warnings where the data make them meaningless.", DataPreset,
+                   "compare.experiments.user_data:UserData"),
     ExperimentSpec("patches",
                    "Image patches at fixed N: predicted t_C(P) (Gaussian and entropy estimates) against measured "
                    "collapse.", PatchesPreset, "compare.experiments.patches:Patches"),

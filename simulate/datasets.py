@@ -23,6 +23,7 @@ from pathlib import Path
 from theory.validation import InputError, require_int, validate_data
 
 __all__ = ["ArrayDataset", "preprocess", "load_digits", "load_faces", "load_patches", "load_array", "from_array",
+           "load_dataset", "apply_convention", "CONVENTIONS",
            "subset", "PATCH_IMAGES"]
 
 #: Images bundled with scikit-image used for patches (grayscale and RGB).
@@ -160,15 +161,18 @@ def load_patches(*, k: int = 8, P: int = 10_000, color: bool = False, images=PAT
                    {"images": [n for n in images], "k": k})
 
 
-def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+def load_array(path: str | os.PathLike, *, keep_dtype: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Load ``(data, labels)`` from ``.npy`` or ``.npz`` (keys ``data``/``x`` and optional
-    ``labels``/``y``; a single-array ``.npz`` is taken as the data)."""
+    ``labels``/``y``; a single-array ``.npz`` is taken as the data). The data are validated as a
+    float64 ``(P, N)`` array, or with ``keep_dtype`` returned as stored (any shape; 8-bit pixels stay
+    8-bit), checked for numbers only."""
+    check = (lambda a: _numeric(a, path)) if keep_dtype else validate_data
     path = Path(path)
     if not path.exists():
         raise InputError(f"path does not exist: {path}")
     try:
         if path.suffix == ".npy":
-            return validate_data(np.load(path, allow_pickle=False)), None
+            return check(np.load(path, allow_pickle=False)), None
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 keys = list(z.files)
@@ -176,10 +180,20 @@ def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
                 if data_key is None:
                     raise InputError(f"{path} has arrays {keys}: name the data 'data' (and labels 'labels')")
                 labels = next((z[k] for k in ("labels", "y") if k in keys), None)
-                return validate_data(z[data_key]), labels
+                return check(z[data_key]), labels
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     raise InputError(f"path must end in .npy or .npz, got {path.name}")
+
+
+def _numeric(array: np.ndarray, path) -> np.ndarray:
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise InputError(f"{path}: data must be numeric (real numbers), got dtype {array.dtype}")
+    if array.ndim < 2 or array.shape[0] < 2:
+        raise InputError(f"{path}: data must be 2-D (P, N) or image-shaped with P >= 2 samples, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise InputError(f"{path}: data must be finite (NaN or inf found)")
+    return array
 
 
 def from_array(array_or_path, labels=None, *, center: bool = False, scale: str = "none",
@@ -198,3 +212,68 @@ def from_array(array_or_path, labels=None, *, center: bool = False, scale: str =
         if labels.shape != (x.shape[0],):
             raise InputError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
     return _finish(x, labels, name, None, center, scale)
+
+
+#: Preprocessing conventions of :func:`load_dataset` (docs/your-data.md):
+#: ``unit``: pixels to [0, 1], each pixel centred, divided by the root mean per-pixel variance (the
+#: scale of the OU stationary law N(0, I)); ``bbbm24``: pixels to [0, 1], MNIST-sized 28 x 28 grey
+#: images zero-padded to 32 x 32, one scalar mean per channel subtracted, no scaling (the
+#: convention of the largest eigenvalues published in [BBBM24]); ``raw``: the stored values.
+CONVENTIONS = ("unit", "bbbm24", "raw")
+
+
+def apply_convention(raw, convention: str = "unit") -> ArrayDataset:
+    """A :class:`~simulate.loaders.RawImages` as an :class:`ArrayDataset` ``(P, N)`` in float64
+    under ``convention`` (:data:`CONVENTIONS`); the steps taken are recorded in ``preprocessing``."""
+    if convention not in CONVENTIONS:
+        raise InputError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    x = np.asarray(raw.data, dtype=np.float64)
+    info = {"convention": convention, "format": raw.format}
+    shape = raw.image_shape
+    if convention == "raw":
+        x = validate_data(x.reshape(x.shape[0], -1))
+        return ArrayDataset(x, raw.labels, raw.name, shape, info)
+    if raw.pixel_max is not None:
+        x = x / raw.pixel_max
+        info["pixels"] = f"/{raw.pixel_max:g}"
+    if convention == "unit":
+        x, steps = preprocess(x.reshape(x.shape[0], -1), center=True, scale="unit")
+        return ArrayDataset(x, raw.labels, raw.name, shape, {**info, **steps})
+    # bbbm24
+    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+    if lo < -1e-12 or hi > 1 + 1e-12:
+        raise InputError(f"convention bbbm24 needs pixels in [0, 1] (or 8-bit pixels, divided by 255); "
+                         f"{raw.name} has values in [{lo:.4g}, {hi:.4g}]")
+    if x.ndim == 2:  # flat samples: one channel
+        x = x[:, :, None, None]
+    if x.shape[1:] == (28, 28, 1):  # MNIST-sized: padded to 32 x 32 as [BBBM24] did (before the mean)
+        x = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+        info["padded"] = "28x28 -> 32x32 (zeros)"
+        shape = (32, 32, 1)
+    means = x.mean(axis=(0, 1, 2))
+    x = x - means
+    info["channel_means"] = [float(m) for m in means]
+    return ArrayDataset(validate_data(x.reshape(x.shape[0], -1)), raw.labels, raw.name, shape, info)
+
+
+def load_dataset(path, *, format: str = "auto", convention: str = "unit", classes=None, P: int | None = None,
+                 seed: int = 0, split: str = "train", mode: str | None = None, size: int | None = None) -> ArrayDataset:
+    """Read a dataset in any supported format (:mod:`simulate.loaders`: IDX, CIFAR pickles, image
+    folders, ``.npz``/``.npy``, saved Hugging Face datasets), select ``classes`` and a seeded
+    subsample of ``P``, and preprocess it under ``convention`` (:data:`CONVENTIONS`).
+
+    Examples
+    --------
+    >>> ds = load_dataset("MNIST/raw", convention="bbbm24", classes=[0, 1], P=2000)  # doctest: +SKIP
+    >>> ds.preprocessing["padded"]  # doctest: +SKIP
+    '28x28 -> 32x32 (zeros)'
+    """
+    from .loaders import read_dataset
+
+    if convention not in CONVENTIONS:
+        raise InputError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    raw = read_dataset(path, format=format, classes=classes, P=P, seed=seed, split=split, mode=mode, size=size)
+    ds = apply_convention(raw, convention)
+    ds.preprocessing.update({"path": str(path), "P_selected": P, "classes": None if classes is None else
+                             [int(c) for c in classes], "seed": seed, "split": split})
+    return ds

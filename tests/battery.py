@@ -46,8 +46,11 @@ SPECIAL = {
     "--classes": ["abc", "99", ""],
     "--phi": ["bogus"],
 }
-#: Minimal valid invocations; {out} is a fresh folder, {data} a small .npy data file.
+#: Minimal valid invocations; {out} is a fresh folder, {data} a small .npy data file, {labelled} a
+#: small labelled .npz of 8-bit images (two classes).
 BASE = {
+    "compare data": ["{labelled}", "--out", "{out}", "--quiet"],
+    "simulate data": ["{labelled}", "--out", "{out}", "--quiet"],
     "theory gaussian-mixture": ["--N", "100", "--P", "1000"],
     "theory subspaces": ["--dims", "2,5", "--std", "1,0.3", "--P", "1000"],
     "theory linear-denoiser": ["--d", "10", "--T", "1", "--ell", "2"],
@@ -198,7 +201,8 @@ def run_case(case: Case, workdir: Path) -> tuple[str, str]:
     from compare.cli import main
 
     out = workdir / f"out-{abs(hash(case.id)) % 10**12}"
-    args = [a.replace("{out}", str(out)).replace("{data}", str(workdir / "data.npy")) for a in case.args]
+    args = [a.replace("{out}", str(out)).replace("{data}", str(workdir / "data.npy"))
+            .replace("{labelled}", str(workdir / "labelled.npz")) for a in case.args]
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with _time_limit(TIME_LIMIT_S), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -227,6 +231,8 @@ def write_data(workdir: Path) -> None:
 
     rng = np.random.default_rng(0)
     np.save(workdir / "data.npy", rng.standard_normal((200, 8)))
+    np.savez(workdir / "labelled.npz", data=rng.integers(0, 256, (60, 4, 4), dtype=np.uint8),
+             labels=np.repeat([0, 1], 30))
 
 
 def main(argv=None) -> int:  # pragma: no cover - the report for the closing note

@@ -18,6 +18,7 @@ __all__ = [
     "EXACT_SPECTRUM_MAX_DIM",
     "validate_data",
     "data_spectrum",
+    "SPECTRUM_MATRICES",
     "speciation_hierarchy",
     "collapse_time_from_spectrum",
     "samples_for_collapse_below",
@@ -27,8 +28,17 @@ __all__ = [
 EXACT_SPECTRUM_MAX_DIM = 4096
 
 
-def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tuple[np.ndarray, str]:
-    """Eigenvalues (descending) of the centred sample covariance (``P - 1`` normalisation).
+#: The matrices whose spectrum :func:`data_spectrum` takes: the centred sample covariance (each feature's
+#: own mean removed, ``P - 1``), or the second-moment matrix ``X^T X / P`` about the origin the
+#: preprocessing left (e.g. [BBBM24]'s one scalar mean per channel; their code does not show which
+#: of the two their published eigenvalues are, so both are offered).
+SPECTRUM_MATRICES = ("covariance", "second-moment")
+
+
+def data_spectrum(data, *, top: int | None = None, method: str = "auto",
+                  matrix: str = "covariance") -> tuple[np.ndarray, str]:
+    """Eigenvalues (descending) of the centred sample covariance (``P - 1`` normalisation), or with
+    ``matrix="second-moment"`` of ``X^T X / P`` (no centring; :data:`SPECTRUM_MATRICES`).
 
     ``method="exact"``: all ``N`` eigenvalues from the smaller of the ``N x N`` covariance and the
     ``P x P`` Gram matrix. ``method="lanczos"``: the ``top`` largest by ``scipy.sparse.linalg.eigsh``
@@ -37,17 +47,26 @@ def data_spectrum(data, *, top: int | None = None, method: str = "auto") -> tupl
     """
     x = validate_data(data)
     P, N = x.shape
+    if matrix not in SPECTRUM_MATRICES:
+        raise InputError(f"matrix must be one of {', '.join(SPECTRUM_MATRICES)}, got {matrix!r}")
     if method == "auto":
         method = "exact" if min(P, N) <= EXACT_SPECTRUM_MAX_DIM else "lanczos"
-    if method == "exact":
+    if method == "exact" and matrix == "covariance":
         eig = covariance_spectrum(x)
         return (eig if top is None else eig[:top]), "exact"
-    x = x - x.mean(axis=0)
+    norm = P - 1 if matrix == "covariance" else P
+    if matrix == "covariance":
+        x = x - x.mean(axis=0)
+    if method == "exact":
+        eig = (np.linalg.eigvalsh(x.T @ x / norm) if N <= P
+               else np.concatenate([np.linalg.eigvalsh(x @ x.T / norm), np.zeros(N - P)]))
+        eig = np.sort(np.clip(eig, 0.0, None))[::-1]
+        return (eig if top is None else eig[:top]), "exact"
     if method == "lanczos":
         k = int(top or 32)
         if not 1 <= k < min(P, N):
             raise InputError(f"top must lie in [1, {min(P, N) - 1}] for the Lanczos path, got {k}")
-        op = LinearOperator((N, N), matvec=lambda v: x.T @ (x @ v) / (P - 1), dtype=np.float64)
+        op = LinearOperator((N, N), matvec=lambda v: x.T @ (x @ v) / norm, dtype=np.float64)
         vals = eigsh(op, k=k, which="LA", return_eigenvectors=False)
         return np.sort(np.clip(vals, 0.0, None))[::-1], "lanczos"
     raise InputError(f"method must be 'auto', 'exact' or 'lanczos', got {method!r}")

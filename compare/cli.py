@@ -926,6 +926,65 @@ def theory_latex(fmt, out_path):
 
 
 # -- convert ---------------------------------------------------------------------------------
+# -- measure ---------------------------------------------------------------------------------
+@cli.command("measure")
+@click.argument("model_spec", metavar="MODEL")
+@click.option("--data", "data_path", required=True, type=click.Path(), help="The training set (any supported format).")
+@_dataset_options
+@click.option("--trajectories", type=int, default=200, show_default=True, help="Generated samples.")
+@click.option("--steps", type=int, default=150, show_default=True, help="Sampler steps (log grid).")
+@click.option("--pairs", type=int, default=200, show_default=True, help="Cloned pairs (labelled data).")
+@click.option("--jacobian-points", "jacobian_points", type=int, default=8, show_default=True,
+              help="Points per time of the local-dimension probe (0: skip).")
+@click.option("--entropy-samples", "entropy_samples", type=int, default=1000, show_default=True,
+              help="Monte Carlo samples of the entropy t_C (0: skip).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", "out", type=click.Path(file_okay=False), default="regimes-out/measure", show_default=True)
+@click.option("--figure-format", "figure_format", type=click.Choice(["png", "pdf", "svg", "png+pdf"]), default="png",
+              show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def measure_command(model_spec, data_path, fmt, convention, classes, P, split, mode, size, trajectories, steps, pairs,
+                    jacobian_points, entropy_samples, seed, device, out, figure_format, quiet):
+    """Measure a trained diffusion model against its training set: memorisation, collapse (lock-in),
+    cloning and the Jacobian local dimension, next to the theory's t_S and t_C.
+
+    MODEL is a folder written by a diffusers pipeline's save_pretrained (unet/ and scheduler/), or
+    module:function (or file.py:function) returning a simulate.external adapter (EDM, k-diffusion,
+    any callable with a declared convention). docs/your-data.md.
+    """
+    from simulate.external import load_model
+
+    from .measure import measure, write_measure_outputs
+
+    for name, value, low in (("trajectories", trajectories, 2), ("steps", steps, 2), ("pairs", pairs, 1),
+                             ("jacobian-points", jacobian_points, 0), ("entropy-samples", entropy_samples, 0)):
+        require_int(name, value, low)
+        if value > 10 ** 7:
+            raise InputError(f"{name} must be at most 10^7, got {value}")
+    if 0 < entropy_samples < 10:
+        raise InputError(f"entropy-samples must be 0 (skip) or at least 10, got {entropy_samples}")
+    prepare_output(out, "--out")
+    ds = _load_dataset_from_options(data_path, fmt, convention, classes, P, seed, split, mode, size)
+    model = load_model(model_spec)
+    t0 = time.perf_counter()
+    result = measure(model, ds, trajectories=trajectories, steps=steps, pairs=pairs, jacobian_points=jacobian_points,
+                     entropy_samples=entropy_samples, seed=seed, device=device, progress=not quiet)
+    formats = tuple(figure_format.split("+"))
+    write_measure_outputs(out, result, formats)
+    from .table import caveat_lines, to_markdown
+
+    click.echo(to_markdown(result.table))
+    m = result.theory["measured"]
+    lo, hi = m["memorized_ci"]
+    q = m["distance_ratio_quantiles"]
+    click.echo(f"\nmemorised fraction {m['memorized_fraction']:.3f} [{lo:.3f}, {hi:.3f}]; nearest-neighbour ratio d1/d2 "
+               f"median {q['q50']:.3g} (10%: {q['q10']:.3g}, 90%: {q['q90']:.3g}); "
+               f"{time.perf_counter() - t0:.1f} s; results in {out}/")
+    if result.caveats:
+        click.echo(caveat_lines(result.caveats), nl=False)
+
+
 @cli.command("convert")
 @click.option("--t", "t", type=float, default=None, help="OU time.")
 @click.option("--sigma-edm", type=float, default=None, help="EDM noise level.")

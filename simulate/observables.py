@@ -34,6 +34,7 @@ __all__ = [
     "CollapseResult",
     "EntropyEstimate",
     "cloning_experiment",
+    "track_nearest",
     "collapse_experiment",
     "lock_in_times_from_indices",
     "condensation_times_from_weights",
@@ -154,6 +155,22 @@ def cloning_experiment(
         points = identify(state, t_end).view(K, 2, B)
         same_point = (points[:, 0] == points[:, 1]).T.cpu().numpy()
     return CloningResult(times[idx], same_class, same_point)
+
+
+def track_nearest(score: Callable, empirical: EmpiricalScoreBase, x: torch.Tensor, times, *,
+                  generator: torch.Generator | None = None, disable: bool | None = True):
+    """Run the backward SDE (Euler-Maruyama) with any ``score`` from ``x`` at ``times[0]`` and record,
+    before every step and at the end, the training point whose scaled copy is nearest
+    (:meth:`~simulate.scores.EmpiricalScoreBase.nearest_index`). Returns ``(x_end, nearest)`` with
+    ``nearest`` (len(times), B): the input of :func:`lock_in_times_from_indices`."""
+    rows = []
+
+    def record(info):
+        rows.append(empirical.nearest_index(info["x"], info["t"]).cpu())
+
+    x = sample_euler_maruyama(score, x, times, callback=record, disable=disable, generator=generator)
+    rows.append(empirical.nearest_index(x, float(times[-1])).cpu())
+    return x, torch.stack(rows).numpy()
 
 
 def lock_in_times_from_indices(times: np.ndarray, nearest: np.ndarray) -> np.ndarray:

@@ -47,9 +47,10 @@ SPECIAL = {
     "--phi": ["bogus"],
 }
 #: Minimal valid invocations; {out} is a fresh folder, {data} a small .npy data file, {labelled} a
-#: small labelled .npz of 8-bit images (two classes).
+#: small labelled .npz of 8-bit images (two classes), {model} a module:function returning a model.
 BASE = {
     "compare data": ["{labelled}", "--out", "{out}", "--quiet"],
+    "measure": ["{model}", "--data", "{labelled}", "--out", "{out}", "--quiet"],
     "simulate data": ["{labelled}", "--out", "{out}", "--quiet"],
     "theory gaussian-mixture": ["--N", "100", "--P", "1000"],
     "theory subspaces": ["--dims", "2,5", "--std", "1,0.3", "--P", "1000"],
@@ -202,7 +203,8 @@ def run_case(case: Case, workdir: Path) -> tuple[str, str]:
 
     out = workdir / f"out-{abs(hash(case.id)) % 10**12}"
     args = [a.replace("{out}", str(out)).replace("{data}", str(workdir / "data.npy"))
-            .replace("{labelled}", str(workdir / "labelled.npz")) for a in case.args]
+            .replace("{labelled}", str(workdir / "labelled.npz"))
+            .replace("{model}", f"{workdir / 'model.py'}:make") for a in case.args]
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with _time_limit(TIME_LIMIT_S), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -233,6 +235,8 @@ def write_data(workdir: Path) -> None:
     np.save(workdir / "data.npy", rng.standard_normal((200, 8)))
     np.savez(workdir / "labelled.npz", data=rng.integers(0, 256, (60, 4, 4), dtype=np.uint8),
              labels=np.repeat([0, 1], 30))
+    (workdir / "model.py").write_text("from simulate.external import CallableModel\n\n\ndef make():\n"
+                                      "    return CallableModel(lambda x, t: 0 * x, 'ou-denoiser', name='zero')\n")
 
 
 def main(argv=None) -> int:  # pragma: no cover - the report for the closing note

@@ -39,3 +39,25 @@ def test_readme_python_example(capsys):
     exec(compile(block, "README.md", "exec"), namespace)
     median, t_c = namespace["res"].median_condensation_time()[0], namespace["t_C"]
     assert abs(median - t_c) / t_c < 0.10
+
+
+def test_your_data_worked_example(tmp_path, monkeypatch, capsys):
+    """docs/your-data.md's end-to-end example (a PNG folder, a diffusers UNet, regimes' measure) runs
+    as written; the theory numbers it prints are the ones the page shows."""
+    import pytest
+
+    pytest.importorskip("diffusers")
+    block, = _python_blocks(DOCS / "your-data.md")
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "your_data_example"}
+    exec(compile(block, "docs/your-data.md", "exec"), namespace)
+    result, ds = namespace["result"], namespace["ds"]
+    assert (ds.P, ds.N, ds.preprocessing["convention"], ds.preprocessing["format"]) == (360, 64, "unit", "folder")
+    theory = result.table.set_index("symbol")["theory"]
+    assert abs(theory["t_S"] - 1.657445) < 1e-6 and abs(theory["t_C^gauss"] - 0.631225) < 1e-6
+    assert abs(theory["t_C^entropy"] - 0.485627) < 0.02 * 0.485627  # a Monte Carlo estimate, seeded
+    page = (DOCS / "your-data.md").read_text()
+    assert "t_S 1.657445" in page and "t_C^gauss 0.631225" in page
+    assert 0.0 <= result.theory["measured"]["memorized_fraction"] <= 1.0
+    assert any("memorises 0%" in c or "memorises" in c for c in result.caveats) or \
+        result.theory["measured"]["memorized_fraction"] >= 0.5

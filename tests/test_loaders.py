@@ -258,3 +258,17 @@ def test_compare_data_on_unlabelled_data_says_why(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(30, 4)))
     code, _, err = _cli("compare", "data", str(tmp_path / "x.npy"), "--quiet", "--out", str(tmp_path / "o"))
     assert code == 2 and "no labels; cloning needs classes" in err
+
+
+def test_saved_hugging_face_dataset_reads_exactly(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(0, 256, (6, 6), dtype=np.uint8) for _ in range(6)]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["a", "b"])})
+    ds = datasets.Dataset.from_dict({"image": [Image.fromarray(a) for a in arrays], "label": [0, 1, 0, 1, 1, 0]},
+                                    features=features)
+    ds.save_to_disk(str(tmp_path / "hf"))
+    raw = read_dataset(tmp_path / "hf")
+    assert raw.format == "hf" and raw.label_names == ["a", "b"] and raw.data.shape == (6, 6, 6, 1)
+    np.testing.assert_array_equal(raw.data[..., 0], np.stack(arrays))
+    np.testing.assert_array_equal(raw.labels, [0, 1, 0, 1, 1, 0])

@@ -35,21 +35,6 @@ def _networks(preset):
             for s in parse_int_list("steps", preset.steps)]
 
 
-def _track(score, empirical, x, times, gen):
-    import torch
-
-    from simulate.samplers import sample_euler_maruyama
-
-    rows = []
-
-    def record(info):
-        rows.append(empirical.nearest_index(info["x"], info["t"]).cpu())
-
-    x = sample_euler_maruyama(score, x, times, callback=record, disable=True, generator=gen)
-    rows.append(empirical.nearest_index(x, float(times[-1])).cpu())
-    return x, torch.stack(rows).numpy()
-
-
 class Networks(Experiment):
     """Trained MLP denoisers against the exact empirical score and the theory t_C."""
 
@@ -74,7 +59,7 @@ class Networks(Experiment):
         from simulate.data import isotropic_gaussian
         from simulate.metrics import memorized_fraction
         from simulate.networks import DenoiserScore, EDMPreconditioner, MLPDenoiser, TrainConfig, train_denoiser
-        from simulate.observables import lock_in_times_from_indices
+        from simulate.observables import lock_in_times_from_indices, track_nearest
         from simulate.samplers import time_grid
         from simulate.scores import EmpiricalScore
 
@@ -86,7 +71,7 @@ class Networks(Experiment):
         x0 = torch.randn(p.trajectories, p.N, generator=ctx.torch_generator(f"start-P{P}"), dtype=torch.float32,
                          device=device)
         out = {}
-        x, idx = _track(empirical, empirical, x0, times, ctx.torch_generator("sampler"))
+        x, idx = track_nearest(empirical, empirical, x0, times, generator=ctx.torch_generator("sampler"))
         out["empirical_lock_in"] = lock_in_times_from_indices(times, idx)
         out["empirical_memorized"] = np.array(memorized_fraction(x, data)[0])
         for key, w, steps in _networks(p):
@@ -95,7 +80,7 @@ class Networks(Experiment):
             net = EDMPreconditioner(MLPDenoiser(p.N, w, 3, generator=init)).to(device)
             res = train_denoiser(net, data, TrainConfig(steps=steps, batch_size=p.batch_size,
                                                         seed=ctx.seed(f"training-P{P}")), disable=ctx.disable)
-            x, idx = _track(DenoiserScore(res.ema), empirical, x0, times, ctx.torch_generator("sampler"))
+            x, idx = track_nearest(DenoiserScore(res.ema), empirical, x0, times, generator=ctx.torch_generator("sampler"))
             out[f"{key}_lock_in"] = lock_in_times_from_indices(times, idx)
             out[f"{key}_memorized"] = np.array(memorized_fraction(x, data)[0])
             out[f"{key}_final_loss"] = np.array(float(np.mean(res.losses[-100:])))

@@ -30,6 +30,7 @@ __all__ = [
     "posterior_covariance",
     "empirical_score_dense",
     "autograd_jacobian",
+    "raw_score_probe",
     "probe_jacobian",
     "local_dimension_gap",
     "local_dimension_spike",
@@ -103,6 +104,27 @@ def probe_jacobian(score: Callable, x: torch.Tensor, t: float, *, step: float, g
     flat = lambda z: score(z.reshape(B * N, N), t).reshape(B, N, N)
     D = (flat(probes) - flat(minus)) / (2 * step)  # D[b, k, :] = J o_k
     return torch.einsum("bki,jk->bij", D, O)
+
+
+@torch.no_grad()
+def raw_score_probe(score: Callable, x0: torch.Tensor, t: float, *, sigma: float, generator=None) -> torch.Tensor:
+    """The losing-dimensions probe of [AVS+24]'s public code: raw scores (no differences) at
+    ``x0 + sigma o_k`` for the columns ``o_k`` of a Haar-random orthogonal ``O``, stacked as rows and
+    divided by ``sigma``; returns their singular values (B, N), descending.
+
+    For a linear score ``s(x) = -A (x - mu)`` at ``x0 = mu`` the matrix is ``-O^T A`` exactly and
+    the values are those of the Jacobian; away from the mean (or for a non-linear score) the raw
+    score ``s(x0)`` adds a rank-one part ``1 s(x0)^T / sigma`` that the difference probe
+    (:func:`probe_jacobian`) cancels. Cheaper by half than the difference probe."""
+    x0 = check_points("x0", x0)
+    B, N = x0.shape
+    if not (sigma > 0):
+        raise InputError(f"sigma must be > 0, got {sigma!r}")
+    q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=x0.dtype, device=x0.device))
+    O = q * torch.sign(torch.diagonal(r))
+    probes = (x0[:, None, :] + sigma * O.T[None, :, :]).reshape(B * N, N)
+    raw = score(probes, t).reshape(B, N, N) / sigma
+    return torch.linalg.svdvals(raw)
 
 
 def local_dimension_gap(singular_values, *, min_ratio: float = 2.0) -> np.ndarray:

@@ -191,7 +191,13 @@ class DenoiserScore:
 
 @dataclass
 class TrainConfig:
-    """EDM training: ``ln sigma ~ N(p_mean, p_std^2)``, loss weight ``(sigma^2 + sd^2)/(sigma sd)^2``."""
+    """EDM training: ``ln sigma ~ N(p_mean, p_std^2)``, loss weight ``(sigma^2 + sd^2)/(sigma sd)^2``.
+
+    ``tikhonov = c > 0`` adds the score-norm penalty of [BDKOS25]: per sample
+    ``weight (c / sigma^2) |D - x|^2``, i.e. ``c |s|^2`` with ``s = (D - x)/sigma^2`` against the
+    ``sigma^2``-weighted score loss. Its pointwise minimiser is ``D = (sigma^2 m + c x)/(sigma^2 + c)``
+    (``m`` the posterior mean), whose score is the Tikhonov-regularised empirical score
+    ``(m - x)/(sigma^2 + c)`` of :mod:`simulate.regularized` (variance-exploding variables)."""
 
     steps: int = 2000
     batch_size: int = 256
@@ -201,6 +207,7 @@ class TrainConfig:
     p_std: float = 1.2
     seed: int = 0
     checkpoint_every: int = 500
+    tikhonov: float = 0.0
 
 
 @dataclass
@@ -234,6 +241,8 @@ def train_denoiser(model: nn.Module, data: torch.Tensor, config: TrainConfig = T
     data = check_points("data", data)
     require_int("steps", config.steps, 1)
     require_int("batch_size", config.batch_size, 1)
+    if not (config.tikhonov >= 0 and math.isfinite(config.tikhonov)):
+        raise InputError(f"tikhonov must be a finite c >= 0, got {config.tikhonov!r}")
     gen = torch.Generator(device=data.device).manual_seed(config.seed)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -256,7 +265,12 @@ def train_denoiser(model: nn.Module, data: torch.Tensor, config: TrainConfig = T
                                                                      device=data.device, dtype=data.dtype))
         noise = torch.randn(a.shape, generator=gen, device=data.device, dtype=data.dtype)
         weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
-        loss = (weight * ((model(a + sigma[:, None] * noise, sigma) - a) ** 2).mean(dim=1)).mean()
+        x = a + sigma[:, None] * noise
+        denoised = model(x, sigma)
+        per_sample = ((denoised - a) ** 2).mean(dim=1)
+        if config.tikhonov:
+            per_sample = per_sample + config.tikhonov / sigma**2 * ((denoised - x) ** 2).mean(dim=1)
+        loss = (weight * per_sample).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -14,6 +14,7 @@ from simulate.jacobian import (
     local_dimension_spike,
     posterior_covariance,
     probe_jacobian,
+    raw_score_probe,
     retained_variance,
 )
 from simulate.scores import EmpiricalScore, GaussianScore
@@ -62,6 +63,24 @@ def test_probe_estimator_second_order(problem):
         errs.append((est - ref).abs().max().item())
     slope = np.polyfit(np.log(steps), np.log(errs), 1)[0]
     assert slope == pytest.approx(2.0, abs=0.2)
+
+
+@pytest.mark.parametrize("t", [0.01, 0.3, 2.0])
+def test_raw_score_probe_equals_the_exact_jacobian_of_a_gaussian_score_at_its_mean(t):
+    variances = torch.tensor([4.0, 1.0, 0.3, 1e-2, 1e-4, 1e-4], dtype=torch.float64)
+    score = GaussianScore(variances)
+    c, var = math.exp(-t), -math.expm1(-2 * t)
+    exact = torch.sort(1.0 / (variances * c * c + var), descending=True).values  # |J| = diag(1/(v e^{-2t} + D))
+    x0 = torch.zeros(3, 6, dtype=torch.float64)
+    for sigma in (1e-3, 0.5):  # exact for a linear score at any probe size
+        sv = raw_score_probe(score, x0, t, sigma=sigma, generator=torch.Generator().manual_seed(2))
+        torch.testing.assert_close(sv, exact.expand(3, 6), rtol=1e-12, atol=0)
+    # off the mean the raw score adds a rank-one part: the top value grows by about |s(x0)| sqrt(N) / sigma
+    off = raw_score_probe(score, torch.full((1, 6), 0.5, dtype=torch.float64), t, sigma=0.1,
+                          generator=torch.Generator().manual_seed(2))
+    assert off[0, 0] > 1.5 * exact[0]
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        raw_score_probe(score, x0, t, sigma=0.0)
 
 
 @pytest.mark.parametrize("d", [1, 3, 7])

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -81,3 +83,28 @@ def test_seeded_initialisation_leaves_the_global_rng_alone():
     w = a.net[0].weight
     assert w.abs().max() <= 1 / w.shape[1] ** 0.5 and w.std() > 0.3 / w.shape[1] ** 0.5
     assert c.inp.weight.abs().max() <= 1 / (c.inp.weight[0].numel()) ** 0.5
+
+
+class _TikhonovFamily(torch.nn.Module):
+    """D(x, sigma) = (sigma^2 a0 + k x)/(sigma^2 + k): the penalised loss's exact minimiser for one
+    training point a0 is k = c at every sigma."""
+
+    def __init__(self, a0):
+        super().__init__()
+        self.a0 = a0
+        self.log_k = torch.nn.Parameter(torch.tensor(math.log(0.05), dtype=a0.dtype))
+
+    def forward(self, x, sigma):
+        k, s2 = torch.exp(self.log_k), sigma[:, None] ** 2
+        return (s2 * self.a0 + k * x) / (s2 + k)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.3, 2.0])
+def test_tikhonov_penalty_trains_to_the_tikhonov_score(c):
+    from simulate.networks import TrainConfig, train_denoiser
+
+    a0 = torch.tensor([[0.7, -1.2, 0.4]], dtype=torch.float64)
+    model = _TikhonovFamily(a0)
+    train_denoiser(model, a0, TrainConfig(steps=1500, batch_size=512, lr=0.02, tikhonov=c, seed=1), disable=True)
+    k = float(torch.exp(model.log_k))
+    assert (k < 1e-3) if c == 0 else abs(k - c) < 0.05 * c, (c, k)

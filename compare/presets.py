@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from theory.validation import InputError, require_fits, require_in_open_interval, require_int, require_positive
 
-__all__ = ["DataPreset", "DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
+__all__ = ["ImageDimensionPreset", "SubspacesNetworksPreset", "DataPreset", "DigitsPreset", "GaussianMixturePreset", "HmmPreset", "LinearDenoiserPreset", "NetworksPreset", "PatchesPreset",
            "RegularizationPreset", "SubspacesPreset", "MixtureScalingPreset", "HmmScalingPreset",
            "SubspacesScalingPreset", "parse_int_list", "parse_float_list"]
 
@@ -447,6 +447,113 @@ class HmmPreset(_SelfValidating):
 
 
 @dataclass(frozen=True)
+class SubspacesNetworksPreset(_SelfValidating):
+    """Geometric memorisation in trained networks [AVS+24]: MLP denoisers of two widths trained on
+    linear-manifold data (N = 30, blocks 2, 5, 23 with standard deviations 1, 0.3, 0.01) at three
+    P spanning the per-block critical sizes, their Jacobians measured with the empirical score's
+    lost rule at the same points. About five minutes on two CPU cores."""
+
+    dims: str = "2,5,23"
+    std: str = "1,0.3,0.01"
+    P: str = "250,1000,4000"
+    width: str = "128,512"
+    normalized: str = "no"
+    train_steps: int = 4000
+    batch_size: int = 256
+    times: int = 16
+    points: int = 60
+    tau_min: float = 3e-4
+    tau_max: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+    tolerance: float = 0.25
+
+    def block_dims(self) -> list[int]:
+        """The block dimensions."""
+        return [require_int("dims", d, 1) for d in parse_int_list("dims", self.dims)]
+
+    def stds(self) -> list[float]:
+        """The block standard deviations."""
+        return parse_float_list("std", self.std)
+
+    def sizes(self) -> list[int]:
+        """The dataset sizes."""
+        return [require_int("P", p, 2) for p in parse_int_list("P", self.P)]
+
+    def widths(self) -> list[int]:
+        """The network widths."""
+        return [require_int("width", w, 1) for w in parse_int_list("width", self.width)]
+
+    def validate(self) -> "SubspacesNetworksPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
+        if len(self.block_dims()) != len(self.stds()):
+            raise InputError(f"dims {self.dims!r} and std {self.std!r} must have the same number of blocks")
+        if self.normalized not in ("yes", "no"):
+            raise InputError(f"normalized must be 'yes' (sphere-projected, g = 0) or 'no' (raw, g = 1), got {self.normalized!r}")
+        require_positive("std", self.stds())
+        self.sizes()
+        self.widths()
+        for name in ("train_steps", "batch_size", "times", "points"):
+            require_int(name, getattr(self, name), 2)
+        if not (0 < self.tau_min < self.tau_max):
+            raise InputError(f"tau_min and tau_max must satisfy 0 < tau_min < tau_max, got {self.tau_min}, {self.tau_max}")
+        _check_device_seed_conf(self)
+        return self
+
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        N, W = sum(self.block_dims()), max(self.widths())
+        return [("P x N (the training set)", 2.0 * max(self.sizes()) * N * 8),
+                ("points x N x N (the Jacobians, two probes each)", 6.0 * self.points * N * N * 8),
+                ("width x width (the network)", 16.0 * W * W)]
+
+
+@dataclass(frozen=True)
+class ImageDimensionPreset(_SelfValidating):
+    """Local dimension of trained MLP denoisers on images [AVS+24]: scikit-learn digits (8 x 8) and
+    8 x 8 patches of scikit-image's images, at two P each, against the exact empirical score at the
+    same noised training points, over t. About three minutes on two CPU cores."""
+
+    digits_P: str = "200,1797"
+    patches_P: str = "1000,10000"
+    width: int = 256
+    train_steps: int = 3000
+    batch_size: int = 256
+    times: int = 16
+    points: int = 16
+    t_min: float = 2e-3
+    t_max: float = 2.0
+    seed: int = 0
+    device: str = "auto"
+    confidence: float = 0.95
+
+    def datasets(self) -> list[tuple[str, int]]:
+        """``[(dataset, P), ...]``."""
+        digits = [require_int("digits_P", p, 2) for p in parse_int_list("digits_P", self.digits_P)]
+        if any(p > 1797 for p in digits):
+            raise InputError(f"digits_P must be at most 1797 (the digits there are), got {self.digits_P!r}")
+        patches = [require_int("patches_P", p, 2) for p in parse_int_list("patches_P", self.patches_P)]
+        return [("digits", p) for p in digits] + [("patches", p) for p in patches]
+
+    def validate(self) -> "ImageDimensionPreset":
+        """Check every field (one-line :class:`~theory.validation.InputError` naming it); returns self."""
+        self.datasets()
+        for name in ("width", "train_steps", "batch_size", "times", "points"):
+            require_int(name, getattr(self, name), 2)
+        if not (0 < self.t_min < self.t_max):
+            raise InputError(f"t_min and t_max must satisfy 0 < t_min < t_max, got {self.t_min}, {self.t_max}")
+        _check_device_seed_conf(self)
+        return self
+
+    def footprint(self):
+        """The largest arrays of a run (:meth:`_SelfValidating.footprint`)."""
+        P = max(p for _, p in self.datasets())
+        return [("P x 64 (the training set)", 2.0 * P * 64 * 8), ("points x 64 x 64 (the Jacobians)", 6.0 * self.points * 64 * 64 * 8),
+                ("width x width (the network)", 16.0 * self.width**2)]
+
+
+@dataclass(frozen=True)
 class NetworksPreset(_SelfValidating):
     """Small MLP denoisers trained at several P (N = 8 isotropic data), against the empirical
     score and the theory t_C. A few minutes on two CPU cores."""
@@ -458,6 +565,7 @@ class NetworksPreset(_SelfValidating):
     batch_size: int = 256
     trajectories: int = 400
     sampler_steps: int = 150
+    tikhonov: float = 0.0
     seed: int = 0
     device: str = "auto"
     confidence: float = 0.95
@@ -470,6 +578,8 @@ class NetworksPreset(_SelfValidating):
         [require_int("steps", v, 1) for v in parse_int_list("steps", self.steps)]
         for name in ("batch_size", "trajectories", "sampler_steps"):
             require_int(name, getattr(self, name), 1)
+        if not (self.tikhonov >= 0 and math.isfinite(self.tikhonov)):
+            raise InputError(f"tikhonov must be a finite c >= 0, got {self.tikhonov!r}")
         _check_device_seed_conf(self)
         return self
 

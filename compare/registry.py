@@ -19,10 +19,12 @@ from .presets import (
     DigitsPreset,
     GaussianMixturePreset,
     HmmPreset,
+    ImageDimensionPreset,
     LinearDenoiserPreset,
     NetworksPreset,
     PatchesPreset,
     RegularizationPreset,
+    SubspacesNetworksPreset,
     SubspacesPreset,
 )
 
@@ -82,6 +84,12 @@ _SPECS = [
     ExperimentSpec("subspaces",
                    "Linear-manifold data: per-subspace critical times from empirical-score Jacobians vs two rules.",
                    SubspacesPreset, "compare.experiments.subspaces:Subspaces"),
+    ExperimentSpec("subspaces-networks",
+                   "Linear-manifold data: per-subspace loss times of trained MLP denoisers vs the empirical score and "
+                   "both rules.", SubspacesNetworksPreset, "compare.experiments.subspaces_networks:SubspacesNetworks"),
+    ExperimentSpec("image-dimension",
+                   "Digits and image patches: Jacobian local dimension of trained MLP denoisers vs the empirical "
+                   "score against t and P.", ImageDimensionPreset, "compare.experiments.image_dimension:ImageDimension"),
     ExperimentSpec("digits",
                    "scikit-learn digits, two classes: speciation (cloning) and collapse vs the spectrum and entropy "
                    "estimates.", DigitsPreset, "compare.experiments.digits:Digits"),

@@ -193,11 +193,12 @@ class DenoiserScore:
 class TrainConfig:
     """EDM training: ``ln sigma ~ N(p_mean, p_std^2)``, loss weight ``(sigma^2 + sd^2)/(sigma sd)^2``.
 
-    ``tikhonov = c > 0`` adds the score-norm penalty of [BDKOS25]: per sample
-    ``weight (c / sigma^2) |D - x|^2``, i.e. ``c |s|^2`` with ``s = (D - x)/sigma^2`` against the
-    ``sigma^2``-weighted score loss. Its pointwise minimiser is ``D = (sigma^2 m + c x)/(sigma^2 + c)``
-    (``m`` the posterior mean), whose score is the Tikhonov-regularised empirical score
-    ``(m - x)/(sigma^2 + c)`` of :mod:`simulate.regularized` (variance-exploding variables)."""
+    ``tikhonov = c > 0`` adds the score-norm penalty of [BDKOS25] with the OU-time constant ``c`` of
+    :class:`simulate.regularized.TikhonovScore`: per sample ``weight (c_ve / sigma^2) |D - x|^2`` with
+    ``c_ve = c (1 + sigma^2)`` (``= c e^{2t}``), i.e. ``c_ve |s|^2`` against the ``sigma^2``-weighted
+    score loss, ``s = (D - x)/sigma^2``. Its pointwise minimiser is
+    ``D = (sigma^2 m + c_ve x)/(sigma^2 + c_ve)`` (``m`` the posterior mean), whose OU score is
+    ``(e^{-t} m - x)/(Delta_t + c)``: the Tikhonov-regularised empirical score."""
 
     steps: int = 2000
     batch_size: int = 256
@@ -269,7 +270,8 @@ def train_denoiser(model: nn.Module, data: torch.Tensor, config: TrainConfig = T
         denoised = model(x, sigma)
         per_sample = ((denoised - a) ** 2).mean(dim=1)
         if config.tikhonov:
-            per_sample = per_sample + config.tikhonov / sigma**2 * ((denoised - x) ** 2).mean(dim=1)
+            c_ve = config.tikhonov * (1 + sigma**2)
+            per_sample = per_sample + c_ve / sigma**2 * ((denoised - x) ** 2).mean(dim=1)
         loss = (weight * per_sample).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -10,6 +10,7 @@ lost points crosses 1/2 (interpolated in ``t``), with a bootstrap interval over 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,21 +74,37 @@ def _crossing_interval(t, indicator, confidence, n_resamples, seed):
 
 @torch.no_grad()
 def subspace_sweep(data, variances, blocks, t_values, n_points: int, *, generator,
-                   disable: bool | None = None) -> SubspaceSweep:
+                   disable: bool | None = None, score=None) -> SubspaceSweep:
     """Run the sweep over ``t_values`` with ``n_points`` exact draws from ``P^e_t`` per time.
 
     ``data``: the training set (P, N) or any empirical score. ``variances`` (K,) and ``blocks``
     (K slices of coordinates) describe the block structure the retained variance is measured
     against. One streamed pass per time gives the posterior covariance and the largest weight.
+
+    ``score``: measure another score (a trained network) at the same points instead: its OU
+    Jacobian ``J`` (orthogonal probes, :func:`~simulate.jacobian.probe_jacobian`, symmetrised)
+    gives the posterior covariance it implies, ``Cov = tau (I + tau e^{-2t} J)`` (exact for the
+    empirical score), and the same lost rule applies. ``max_weight`` stays the empirical one: it
+    describes the points, not the score.
     """
+    from .jacobian import probe_jacobian
+
     empirical = as_empirical_score(data)
     t_values = np.sort(np.asarray(t_values, dtype=float))[::-1]
     retained, dims, svals, wmax = [], [], [], []
     eye = torch.eye(empirical.N, dtype=empirical.dtype, device=empirical.device)
     for t in tqdm(t_values, disable=disable, desc="subspace sweep", leave=False):
         x, _ = noised(empirical, float(t), n_points, generator=generator)
-        ev = empirical.evaluate(x, float(t), need=("covariance",))
-        cov = ev.covariance
+        ev = empirical.evaluate(x, float(t), need=("covariance",) if score is None else ())
+        if score is None:
+            cov = ev.covariance
+        else:
+            tau_t, var = float(t_to_tau(float(t))), -math.expm1(-2.0 * float(t))
+            # probes from their own stream, so that the points are those of the empirical sweep
+            probes = torch.Generator(device=x.device).manual_seed(0)
+            J = probe_jacobian(score, x, float(t), step=1e-3 * math.sqrt(var), generator=probes)
+            J = 0.5 * (J + J.transpose(1, 2))
+            cov = tau_t * (eye + tau_t * math.exp(-2.0 * float(t)) * J)
         wmax.append(ev.max_weight.double().cpu().numpy())
         tau = float(t_to_tau(float(t)))
         retained.append(retained_variance(cov, tau, variances, blocks))

@@ -76,3 +76,17 @@ def test_hellinger_in_many_dimensions_factorises_and_stays_finite(rng):
     assert 0 < big < 1 and math.isfinite(big)
     with pytest.raises(InputError, match="positive definite"):
         gaussian_hellinger_squared([0.0], [[-1.0]], [0.0], [[1.0]])
+
+
+def test_gaussian_kl_closed_form_and_degenerate_laws(rng):
+    from theory.relative_distance import gaussian_hellinger_to, gaussian_kl
+
+    # one dimension against mpmath quadrature of p ln(p/q)
+    m1, v1, m2, v2 = 0.3, 0.5, -0.2, 2.0
+    with mp.workdps(30):
+        pdf = lambda x, m, v: mp.exp(-(x - m) ** 2 / (2 * v)) / mp.sqrt(2 * mp.pi * v)
+        kl = mp.quad(lambda x: pdf(x, m1, v1) * mp.log(pdf(x, m1, v1) / pdf(x, m2, v2)), [-mp.inf, 0, mp.inf])
+    assert gaussian_kl([m1], [[v1]], [m2], [[v2]]) == pytest.approx(float(kl), rel=1e-12)
+    assert gaussian_kl(np.zeros(3), np.diag([1.0, 1.0, 0.0]), np.zeros(3), np.eye(3)) == math.inf
+    assert gaussian_hellinger_to(np.zeros(3), np.diag([1.0, 1.0, 0.0]), np.zeros(3), np.eye(3)) == 1.0
+    assert gaussian_hellinger_to([0.0], [[2.0]], [0.0], [[2.0]]) == pytest.approx(0.0, abs=1e-15)

@@ -46,6 +46,10 @@ TINY = {
     "hmm": dict(N=16, alpha=0.2, configs="linear:0.5", samples=20, hessian_points=4, trajectories=10, steps=10,
                 test_points=20, scan_N="12,16", device="cpu"),
     "networks": dict(N=4, P="8", width="8", steps="20", batch_size=16, trajectories=10, sampler_steps=10, device="cpu"),
+    "subspaces-networks": dict(dims="2,3", std="1,0.1", P="60", width="8", train_steps=20, batch_size=16, times=5,
+                               points=6, device="cpu"),
+    "image-dimension": dict(digits_P="60", patches_P="80", width=8, train_steps=20, batch_size=16, times=4, points=4,
+                            device="cpu"),
 }
 
 

@@ -128,3 +128,26 @@ def test_sweep_normalised_high_variance_block_lost_first():
     t_collapse = 0.5 * np.log1p(spec.tau_collapse(1000).value)
     assert min(lo2, lo3) > 0.8 * t_collapse
     assert abs(m1 - 0.5 * np.log1p(spec.tau_gauss_rem(1000)[0])) / m1 < 0.35  # N = 30 finite-size offset
+
+
+def test_network_path_of_the_subspace_sweep_reproduces_the_empirical_sweep():
+    """The implied posterior covariance tau (I + tau e^{-2t} J) of the empirical score's probed
+    Jacobian gives back the closed-form sweep at the same points."""
+    g = torch.Generator().manual_seed(0)
+    ds = block_gaussian((2, 3, 5), (1.0, 0.3, 0.05), 300, generator=g, dtype=torch.float64)
+    args = (ds.data, np.array([1.0, 0.09, 0.0025]), ds.params["blocks"], np.geomspace(1e-3, 1, 8), 20)
+    direct = subspace_sweep(*args, generator=torch.Generator().manual_seed(1), disable=True)
+    probed = subspace_sweep(*args, generator=torch.Generator().manual_seed(1), disable=True,
+                            score=EmpiricalScore(ds.data))
+    assert np.abs(direct.retained - probed.retained).max() < 1e-5
+    np.testing.assert_array_equal(direct.dimension, probed.dimension)
+    np.testing.assert_allclose(direct.max_weight, probed.max_weight, rtol=1e-12)
+
+
+def test_block_order_verdicts():
+    from compare.experiments.subspaces_networks import block_order
+
+    assert block_order([0.3, 0.1, 0.01], [0.25, 0.08, 0.005], [0.35, 0.12, 0.02]) == "ordered"
+    assert block_order([0.3, 0.1, 0.01], [0.05, 0.08, 0.005], [0.35, 0.12, 0.02]) == "ordered (overlapping)"
+    assert block_order([0.1, 0.3, 0.01], [0.05, 0.2, 0.005], [0.15, 0.4, 0.02]) == "not ordered"
+    assert block_order([0.3, float("nan"), 0.01], [0.2, 0.0, 0.0], [0.4, 0.0, 0.0]) == "incomplete"

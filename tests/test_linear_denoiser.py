@@ -48,3 +48,20 @@ def test_variance_diverges_at_d_plus_2_and_decreases():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LinearDenoiserModel(**kwargs)
+
+
+def test_h24_statement_the_transition_lies_where_the_individual_distance_falls():
+    """[H24]: the Pr(Delta > 0) = 1/2 transition lies in the phase where the individual distance of a
+    training set's generated law to the sampling law falls with n (after the degenerate sizes)."""
+    from compare import get_experiment
+
+    spec = get_experiment("linear-denoiser")
+    result = spec.run(spec.preset(repeats=60, fresh=150, n="4,8,12,16,24,40,80"))
+    table = result.table.set_index("symbol")
+    assert table.loc["n = d", "measured"] == 8 and table.loc["n = d", "ci_high"] == 12  # degenerate up to n = d
+    row = table.loc["n_cross > n_fall"]
+    assert row["agrees"] == "yes" and row["ci_low"] > 8
+    dist = result.theory["individual_distance"]
+    assert dist["falls_after"] and dist["kl_falls_where_finite"]
+    h = dict(zip(dist["n"], dist["hellinger_squared_mean"]))
+    assert h[4] == h[8] == 1.0 and 0 < h[80] < h[24] < h[12] < 1

@@ -86,8 +86,9 @@ def test_seeded_initialisation_leaves_the_global_rng_alone():
 
 
 class _TikhonovFamily(torch.nn.Module):
-    """D(x, sigma) = (sigma^2 a0 + k x)/(sigma^2 + k): the penalised loss's exact minimiser for one
-    training point a0 is k = c at every sigma."""
+    """D(x, sigma) = (sigma^2 a0 + k (1 + sigma^2) x)/(sigma^2 + k (1 + sigma^2)): the penalised loss's
+    exact minimiser for one training point a0 is k = c at every sigma, whose OU score is the
+    TikhonovScore (e^{-t} a0 - x)/(Delta_t + c)."""
 
     def __init__(self, a0):
         super().__init__()
@@ -95,7 +96,8 @@ class _TikhonovFamily(torch.nn.Module):
         self.log_k = torch.nn.Parameter(torch.tensor(math.log(0.05), dtype=a0.dtype))
 
     def forward(self, x, sigma):
-        k, s2 = torch.exp(self.log_k), sigma[:, None] ** 2
+        s2 = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1) ** 2
+        k = torch.exp(self.log_k) * (1 + s2)
         return (s2 * self.a0 + k * x) / (s2 + k)
 
 
@@ -106,5 +108,13 @@ def test_tikhonov_penalty_trains_to_the_tikhonov_score(c):
     a0 = torch.tensor([[0.7, -1.2, 0.4]], dtype=torch.float64)
     model = _TikhonovFamily(a0)
     train_denoiser(model, a0, TrainConfig(steps=1500, batch_size=512, lr=0.02, tikhonov=c, seed=1), disable=True)
-    k = float(torch.exp(model.log_k))
+    k = torch.exp(model.log_k).item()
     assert (k < 1e-3) if c == 0 else abs(k - c) < 0.05 * c, (c, k)
+    if c:  # its OU score is the Tikhonov-regularised empirical score of the one point
+        from simulate.networks import DenoiserScore
+        from simulate.regularized import TikhonovScore
+
+        x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        model.log_k.data.fill_(math.log(c))
+        for t in (0.05, 0.5, 2.0):
+            torch.testing.assert_close(DenoiserScore(model)(x, t), TikhonovScore(a0, c)(x, t), rtol=1e-10, atol=1e-12)

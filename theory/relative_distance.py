@@ -24,7 +24,7 @@ from .validation import InputError, require_positive
 
 __all__ = ["kernel_bandwidth", "log_kernel_self_overlap", "log_gaussian_kernel_overlap", "log_gaussian_self_overlap",
            "l2_distance_squared", "relative_distance", "log_kernel_cross_overlap", "kernel_l2_distance_squared",
-           "kernel_relative_distance", "gaussian_hellinger_squared"]
+           "kernel_relative_distance", "gaussian_hellinger_squared", "gaussian_hellinger_to", "gaussian_kl"]
 
 
 def _points(Y) -> np.ndarray:
@@ -156,3 +156,28 @@ def gaussian_hellinger_squared(mean1, cov1, mean2, cov2) -> float:
     quad = float(diff @ np.linalg.solve(S, diff))
     log_bc = 0.25 * logdet(cov1) + 0.25 * logdet(cov2) - 0.5 * logdet(S) - quad / 8.0
     return float(-np.expm1(log_bc))
+
+
+def gaussian_kl(mean1, cov1, mean2, cov2) -> float:
+    """``KL(N(m1, S1) || N(m2, S2)) = (1/2)[tr(S2^{-1} S1) + (m2 - m1)^T S2^{-1} (m2 - m1) - d + ln det S2 - ln det S1]``;
+    ``inf`` when ``S1`` is singular (a degenerate law against a full-rank one)."""
+    mean1 = np.asarray(mean1, dtype=float).reshape(-1)
+    d = mean1.size
+    mean1, cov1 = _gaussian(mean1, cov1, d, allow_singular=True)
+    mean2, cov2 = _gaussian(mean2, cov2, d)
+    sign, logdet1 = np.linalg.slogdet(cov1)
+    if sign <= 0 or np.linalg.eigvalsh(cov1).min() <= 1e-12 * np.abs(cov1).max():
+        return float("inf")
+    _, logdet2 = np.linalg.slogdet(cov2)
+    diff = mean2 - mean1
+    return float(0.5 * (np.trace(np.linalg.solve(cov2, cov1)) + diff @ np.linalg.solve(cov2, diff) - d
+                        + logdet2 - logdet1))
+
+
+def gaussian_hellinger_to(mean1, cov1, mean2, cov2) -> float:
+    """:func:`gaussian_hellinger_squared` allowing a singular ``cov1``: a degenerate law is mutually
+    singular with a full-rank one, ``H^2 = 1``."""
+    cov1 = np.asarray(cov1, dtype=float)
+    if np.linalg.eigvalsh(cov1).min() <= 1e-12 * np.abs(cov1).max():
+        return 1.0
+    return gaussian_hellinger_squared(mean1, cov1, mean2, cov2)

@@ -9,7 +9,13 @@ import numpy as np
 
 from simulate.stats import binomial_interval, bootstrap_interval, first_crossing
 from theory.linear_denoiser import LinearDenoiserModel
-from theory.relative_distance import kernel_bandwidth, log_kernel_self_overlap, relative_distance
+from theory.relative_distance import (
+    gaussian_hellinger_to,
+    gaussian_kl,
+    kernel_bandwidth,
+    log_kernel_self_overlap,
+    relative_distance,
+)
 
 from ..driver import Experiment, Reconciliation, Stage
 from ..plots import ALT_COLOR, MEASURED_COLOR, THEORY_COLOR, error_bars, new_figure
@@ -25,12 +31,52 @@ def _transition(n: np.ndarray, positive: np.ndarray) -> float:
     return first_crossing(n[order].astype(float), positive.mean(axis=1)[order], 0.5, rising=True)
 
 
+def _distance_summary(fits) -> dict:
+    """Per n the mean individual Hellinger distance (squared) and KL of the generated law to the
+    sampling law, and the n after which the Hellinger distance falls (the last n where every
+    training set's generated law is degenerate, H^2 = 1)."""
+    order = np.argsort(fits["n"])
+    n = fits["n"][order]
+    h = fits["hellinger"][order].mean(axis=1)
+    kl = fits["kl"][order]
+    kl_mean = np.where(np.isfinite(kl).all(axis=1), np.mean(np.where(np.isfinite(kl), kl, 0.0), axis=1), np.inf)
+    degenerate = np.nonzero(h >= 1.0 - 1e-12)[0]
+    last = int(n[degenerate[-1]]) if degenerate.size else None
+    after = h[n > (last if last is not None else -1)]
+    return {"n": n.tolist(), "hellinger_squared_mean": h.tolist(), "kl_mean": kl_mean.tolist(),
+            "last_degenerate_n": last, "falls_after": bool(after.size < 2 or np.all(np.diff(after) < 0)),
+            "kl_falls_where_finite": bool(np.all(np.diff(kl_mean[np.isfinite(kl_mean)]) < 0))}
+
+
+def _h24_rows(preset, fits, cross, lo, hi, conf) -> list:
+    """The [H24] statement: the transition (Pr(Delta > 0) = 1/2) lies in the phase where the
+    individual distance of the generated law to the sampling law falls with n, which starts after
+    the last degenerate size (the generated law has rank min(n - 1, d): full from n = d + 1)."""
+    summ = _distance_summary(fits)
+    start = summ["last_degenerate_n"]
+    rows = []
+    if start is not None:
+        n = np.asarray(summ["n"])
+        first = n[n > start]
+        rows.append(ComparisonRow("the individual distance starts to fall (last degenerate n)", "n = d",
+                                  float(preset.d), float(start), float(start), float(first[0]) if first.size else
+                                  float("nan"), conf, note="measured: last n of the grid where every generated law "
+                                  "is degenerate (H^2 = 1); interval up to the next n of the grid", extra={"n": float("nan")}))
+        rows.append(ComparisonRow("transition Pr(Delta > 0) = 1/2 lies where the distance falls", "n_cross > n_fall",
+                                  float(preset.d + 2), cross, lo, hi, conf, threshold=float(start),
+                                  note=f"[H24]: the transition lies in the phase where the KL falls monotonically; "
+                                       f"mean Hellinger distance falls after n = {start}: {summ['falls_after']}; "
+                                       f"KL falls wherever finite: {summ['kl_falls_where_finite']}",
+                                  extra={"n": float("nan")}))
+    return rows
+
+
 class LinearDenoiser(Experiment):
     """The solvable linear one-step denoiser [H24] (numpy only: all draws from the ``fits`` stream)."""
 
     name = "linear-denoiser"
     preset_type = LinearDenoiserPreset
-    version = 2
+    version = 3
 
     def setup(self, preset):
         """The closed-form model."""
@@ -49,13 +95,19 @@ class LinearDenoiser(Experiment):
         sizes = p.sizes()
         positive = np.zeros((len(sizes), p.repeats), dtype=bool)
         variance = np.zeros((len(sizes), p.repeats))
+        hellinger = np.zeros((len(sizes), p.repeats))
+        kl = np.zeros((len(sizes), p.repeats))
+        law = (np.zeros(p.d), p.s**2 * np.eye(p.d))  # the sampling law of the data
         for i, n in enumerate(sizes):
             for r in range(p.repeats):
                 beta0, B, x = model.sample_fit(n, rng)
                 mean, cov = model.generated_law(beta0, B, x)
                 variance[i, r] = np.trace(cov) / p.d
                 positive[i, r] = relative_distance(x, fresh, mean, cov, s=p.s, fresh_self_overlap=fresh_overlap) > 0
-        return {"n": np.array(sizes), "positive": positive, "variance": variance}
+                # the individual distance of this training set's generated law to the sampling law
+                hellinger[i, r] = gaussian_hellinger_to(mean, cov, *law)
+                kl[i, r] = gaussian_kl(mean, cov, *law)
+        return {"n": np.array(sizes), "positive": positive, "variance": variance, "hellinger": hellinger, "kl": kl}
 
     def reconcile(self, preset, setup, raw):
         """Mean generated variance per n against the finite-n law; the Pr(Delta > 0) = 1/2 crossing
@@ -79,7 +131,9 @@ class LinearDenoiser(Experiment):
         rows.append(ComparisonRow("transition: Pr(Delta > 0) crosses 1/2", "n_c = d + 2", model.n_c, cross, lo, hi, conf,
                                   note="[H24] predicts a transition at n ~ d; n_c = d + 2 is where the variance "
                                        "diverges", extra={"n": float("nan")}))
-        theory = {**model.summary(), "variance_n": {int(n): model.variance_n(n) for n in fits["n"] if n > preset.d + 2}}
+        rows += _h24_rows(preset, fits, cross, lo, hi, conf)
+        theory = {**model.summary(), "variance_n": {int(n): model.variance_n(n) for n in fits["n"] if n > preset.d + 2},
+                  "individual_distance": _distance_summary(fits)}
         return Reconciliation(rows, theory)
 
     def figures(self, preset, setup, raw, rec):
@@ -98,11 +152,16 @@ def _figures(preset, model, fits):
                 label=f"Pr($\\Delta$ > 0), {preset.repeats} training sets ({preset.confidence:.0%} interval)")
     ax.axvline(preset.d, color=ALT_COLOR, ls=":", label=f"n = d = {preset.d}")
     ax.axvline(model.n_c, color=THEORY_COLOR, ls="--", label=f"$n_c$ = d + 2 = {model.n_c}")
+    if "hellinger" in fits:  # the individual distance of each generated law to the sampling law [H24]
+        h = fits["hellinger"]
+        se = h.std(axis=1, ddof=1) / np.sqrt(h.shape[1])
+        ax.errorbar(n, h.mean(axis=1), yerr=2 * se, fmt="s--", color=ALT_COLOR, ms=4, capsize=2,
+                    label="individual distance: mean Hellinger $H^2$ to the data law (±2 s.e.)")
     ax.set_xscale("log")
     ax.set_xlabel("training-set size n")
-    ax.set_ylabel("probability of generalisation")
+    ax.set_ylabel("probability of generalisation; $H^2$")
     ax.set_title(f"Linear denoiser, d = {preset.d}, T = {preset.T}, ell = {preset.ell}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center right")
     figs["relative_distance"] = fig
 
     fig, ax = new_figure()

@@ -49,7 +49,7 @@ class Networks(Experiment):
     def stages(self, preset, setup):
         """One stage per training-set size: the empirical score and every network on the same data,
         sampled from the same starting points with the same noise (stream ``sampler``)."""
-        sim = ("N", "width", "steps", "batch_size", "trajectories", "sampler_steps")
+        sim = ("N", "width", "steps", "batch_size", "trajectories", "sampler_steps", "tikhonov")
         return [Stage(f"P{P}", self._run_P, uses=sim, params={"size": P}) for P in parse_int_list("P", preset.P)]
 
     @staticmethod
@@ -71,14 +71,20 @@ class Networks(Experiment):
         x0 = torch.randn(p.trajectories, p.N, generator=ctx.torch_generator(f"start-P{P}"), dtype=torch.float32,
                          device=device)
         out = {}
-        x, idx = track_nearest(empirical, empirical, x0, times, generator=ctx.torch_generator("sampler"))
+        # under a Tikhonov penalty the networks' target is the Tikhonov-regularised empirical score
+        reference = empirical
+        if p.tikhonov:
+            from simulate.regularized import TikhonovScore
+
+            reference = TikhonovScore(empirical, p.tikhonov)
+        x, idx = track_nearest(reference, empirical, x0, times, generator=ctx.torch_generator("sampler"))
         out["empirical_lock_in"] = lock_in_times_from_indices(times, idx)
         out["empirical_memorized"] = np.array(memorized_fraction(x, data)[0])
         for key, w, steps in _networks(p):
             # the same initial weights for every P and training length of a width
             init = torch.Generator().manual_seed(ctx.seed(f"init-w{w}"))
             net = EDMPreconditioner(MLPDenoiser(p.N, w, 3, generator=init)).to(device)
-            res = train_denoiser(net, data, TrainConfig(steps=steps, batch_size=p.batch_size,
+            res = train_denoiser(net, data, TrainConfig(steps=steps, batch_size=p.batch_size, tikhonov=p.tikhonov,
                                                         seed=ctx.seed(f"training-P{P}")), disable=ctx.disable)
             x, idx = track_nearest(DenoiserScore(res.ema), empirical, x0, times, generator=ctx.torch_generator("sampler"))
             out[f"{key}_lock_in"] = lock_in_times_from_indices(times, idx)
@@ -110,7 +116,13 @@ class Networks(Experiment):
                     extra={"P": P, "score": label, "memorized": memo, "memorized_low": float(mlo),
                            "memorized_high": float(mhi),
                            "final_loss": float(r[f"{who}_final_loss"]) if who != "empirical" else float("nan")}))
-        return Reconciliation(rows, theory)
+        caveats = []
+        if preset.tikhonov:
+            theory["tikhonov"] = preset.tikhonov
+            caveats.append(f"tikhonov = {preset.tikhonov:g}: the networks are trained with the score-norm penalty and the "
+                           "'empirical' rows are the Tikhonov-regularised empirical score with the same c, their target "
+                           "(docs/networks.md)")
+        return Reconciliation(rows, theory, caveats=caveats)
 
     def summary_line(self, table: pd.DataFrame) -> str:
         """How often a network memorises less than the empirical score at the same P."""

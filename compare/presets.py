@@ -451,7 +451,7 @@ class SubspacesNetworksPreset(_SelfValidating):
     """Geometric memorisation in trained networks [AVS+24]: MLP denoisers of two widths trained on
     linear-manifold data (N = 30, blocks 2, 5, 23 with standard deviations 1, 0.3, 0.01) at three
     P spanning the per-block critical sizes, their Jacobians measured with the empirical score's
-    lost rule at the same points. About five minutes on two CPU cores."""
+    lost rule at the same points. About three minutes on two CPU cores."""
 
     dims: str = "2,5,23"
     std: str = "1,0.3,0.01"

@@ -69,22 +69,31 @@ def preprocess(x: np.ndarray, *, center: bool = True, scale: str = "unit") -> tu
     return x, info
 
 
-def subset(ds: ArrayDataset, *, classes=None, P: int | None = None, seed: int = 0) -> ArrayDataset:
-    """Keep the given classes (labels) and/or a seeded random subset of ``P`` rows."""
-    keep = np.arange(ds.P)
+def selection_indices(labels, n: int, name: str, *, classes=None, P: int | None = None, seed: int = 0) -> np.ndarray:
+    """Sorted row indices of ``n`` rows that keep the given ``classes`` (label values) and/or a seeded
+    random subset of ``P`` of them (numpy ``Generator`` with ``seed``); one-line errors naming
+    ``classes`` or ``P``. Shared by :func:`subset` and :func:`simulate.loaders.select`."""
+    keep = np.arange(n)
     if classes is not None:
-        if ds.labels is None:
-            raise InputError(f"{ds.name} has no labels: cannot select classes")
+        if labels is None:
+            raise InputError(f"{name} has no labels: cannot select classes")
         classes = [int(c) for c in classes]
-        missing = sorted(set(classes) - set(np.unique(ds.labels).tolist()))
+        present = np.unique(labels).tolist()
+        missing = sorted(set(classes) - set(present))
         if missing:
-            raise InputError(f"classes {missing} do not occur in {ds.name}")
-        keep = keep[np.isin(ds.labels, classes)]
+            raise InputError(f"classes {missing} do not occur in {name} (labels {present[:20]})")
+        keep = keep[np.isin(labels, classes)]
     if P is not None:
         P = require_int("P", P, 2)
         if P > keep.size:
-            raise InputError(f"P must be <= {keep.size} (rows available), got {P}")
+            raise InputError(f"P must be <= {keep.size} (samples available), got {P}")
         keep = np.sort(np.random.default_rng(seed).choice(keep, size=P, replace=False))
+    return keep
+
+
+def subset(ds: ArrayDataset, *, classes=None, P: int | None = None, seed: int = 0) -> ArrayDataset:
+    """Keep the given classes (labels) and/or a seeded random subset of ``P`` rows."""
+    keep = selection_indices(ds.labels, ds.P, ds.name, classes=classes, P=P, seed=seed)
     return replace(ds, data=ds.data[keep], labels=None if ds.labels is None else ds.labels[keep])
 
 

@@ -88,6 +88,13 @@ def autograd_jacobian(score: Callable, x: torch.Tensor, t: float) -> torch.Tenso
     return torch.func.vmap(torch.func.jacrev(single))(x)
 
 
+def haar_orthogonal(N: int, *, generator=None, dtype=torch.float64, device=None) -> torch.Tensor:
+    """A Haar-random ``N x N`` orthogonal matrix: QR of a Gaussian matrix with the signs of ``R``'s
+    diagonal moved into ``Q`` (without them ``Q`` is not Haar-distributed)."""
+    q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=dtype, device=device))
+    return q * torch.sign(torch.diagonal(r))
+
+
 @torch.no_grad()
 def probe_jacobian(score: Callable, x: torch.Tensor, t: float, *, step: float, generator=None) -> torch.Tensor:
     """The orthogonal-probe estimate of the Jacobian [AVS+24]: scores at ``x +- step * o_k`` for
@@ -97,8 +104,7 @@ def probe_jacobian(score: Callable, x: torch.Tensor, t: float, *, step: float, g
     B, N = x.shape
     if not (step > 0):
         raise InputError(f"step must be > 0, got {step!r}")
-    q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=x.dtype, device=x.device))
-    O = q * torch.sign(torch.diagonal(r))
+    O = haar_orthogonal(N, generator=generator, dtype=x.dtype, device=x.device)
     probes = x[:, None, :] + step * O.T[None, :, :]  # (B, N probes, N): row k is x + step o_k
     minus = x[:, None, :] - step * O.T[None, :, :]
     flat = lambda z: score(z.reshape(B * N, N), t).reshape(B, N, N)
@@ -120,8 +126,7 @@ def raw_score_probe(score: Callable, x0: torch.Tensor, t: float, *, sigma: float
     B, N = x0.shape
     if not (sigma > 0):
         raise InputError(f"sigma must be > 0, got {sigma!r}")
-    q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=x0.dtype, device=x0.device))
-    O = q * torch.sign(torch.diagonal(r))
+    O = haar_orthogonal(N, generator=generator, dtype=x0.dtype, device=x0.device)
     probes = (x0[:, None, :] + sigma * O.T[None, :, :]).reshape(B * N, N)
     raw = score(probes, t).reshape(B, N, N) / sigma
     return torch.linalg.svdvals(raw)

@@ -372,22 +372,11 @@ def read_dataset(path, *, format: str = "auto", classes=None, P: int | None = No
 
 
 def select(raw: RawImages, *, classes=None, P: int | None = None, seed: int = 0) -> RawImages:
-    """Keep the given ``classes`` (label values) and/or a seeded random subset of ``P`` rows."""
-    keep = np.arange(raw.P)
-    if classes is not None:
-        if raw.labels is None:
-            raise InputError(f"{raw.name} has no labels: cannot select classes")
-        classes = [int(c) for c in classes]
-        missing = sorted(set(classes) - set(np.unique(raw.labels).tolist()))
-        if missing:
-            raise InputError(f"classes {missing} do not occur in {raw.name} (labels "
-                             f"{np.unique(raw.labels).tolist()[:20]})")
-        keep = keep[np.isin(raw.labels, classes)]
-    if P is not None:
-        P = require_int("P", P, 2)
-        if P > keep.size:
-            raise InputError(f"P must be <= {keep.size} (samples available), got {P}")
-        keep = np.sort(np.random.default_rng(seed).choice(keep, size=P, replace=False))
+    """Keep the given ``classes`` (label values) and/or a seeded random subset of ``P`` rows
+    (:func:`simulate.datasets.selection_indices`)."""
+    from .datasets import selection_indices
+
+    keep = selection_indices(raw.labels, raw.P, raw.name, classes=classes, P=P, seed=seed)
     if keep.size < 2:
         raise InputError(f"{raw.name}: {keep.size} sample(s) left after the selection; at least 2 are needed")
     return replace(raw, data=raw.data[keep], labels=None if raw.labels is None else raw.labels[keep])

@@ -26,7 +26,7 @@ from ..plots import ALT_COLOR, error_bars
 from ..presets import SubspacesPreset
 from ..table import ComparisonRow
 
-__all__ = ["Subspaces", "PREDICTIONS"]
+__all__ = ["Subspaces", "PREDICTIONS", "block_rows"]
 
 #: The predictions each measured block loss is held against (``rule`` column).
 PREDICTIONS = ("gauss_rem", "block", "collapse")
@@ -52,6 +52,25 @@ def _closest(measured: float, predictions: dict) -> str:
     if not math.isfinite(measured):
         return "not measured"
     return min((n for n, p in predictions.items() if p > 0), key=lambda n: abs(math.log(measured / predictions[n])))
+
+
+def block_rows(spec: BlockSpectrum, P: int, measured, stds, confidence: float, tolerance: float,
+               extra: dict) -> list:
+    """Per block one row for each rule of :data:`PREDICTIONS` (the same measured loss time, its
+    ``closest`` prediction), with ``extra`` context columns; shared with ``subspaces-networks``."""
+    t_rem, t_blk = tau_to_t(spec.tau_gauss_rem(P)), tau_to_t(spec.tau_block(P))
+    t_col = tau_to_t(float(spec.tau_collapse(P).value))
+    rows = []
+    for k, (d, s) in enumerate(zip(spec.dims, stds)):
+        m, lo, hi = measured[k]
+        preds = {"gauss_rem": float(t_rem[k]), "block": float(t_blk[k]), "collapse": t_col}
+        closest = _closest(m, preds)
+        for rule, pred in preds.items():
+            rows.append(ComparisonRow(
+                f"block {k + 1} lost (half the points retain < 1/2 of its variance)", f"t_{rule}", pred, m, lo, hi,
+                confidence, tolerance, f"bootstrap over points; {tolerance:.0%} tolerance (N = {spec.N})",
+                extra={**extra, "subspace": f"block {k + 1}", "dim": d, "std": s, "rule": rule, "closest": closest}))
+    return rows
 
 
 class Subspaces(Experiment):
@@ -99,21 +118,9 @@ class Subspaces(Experiment):
             sw = _as_sweep(raw[f"sweep-{key}"])
             spec = BlockSpectrum.from_std(dims, stds, normalized=norm)
             theory[key] = spec.summary(P)
-            t_rem = tau_to_t(spec.tau_gauss_rem(P))
-            t_blk = tau_to_t(spec.tau_block(P))
             t_col = tau_to_t(float(spec.tau_collapse(P).value))
             base = {"config": "+".join(map(str, dims)), "g": spec.g, "P": P}
-            measured = sw.critical_times(confidence=conf, seed=preset.seed)
-            for k, (d, s) in enumerate(zip(dims, stds)):
-                m, lo, hi = measured[k]
-                preds = {"gauss_rem": float(t_rem[k]), "block": float(t_blk[k]), "collapse": t_col}
-                closest = _closest(m, preds)
-                for rule, pred in preds.items():
-                    rows.append(ComparisonRow(
-                        f"block {k + 1} lost (half the points retain < 1/2 of its variance)", f"t_{rule}", pred, m, lo,
-                        hi, conf, tol, f"bootstrap over points; {tol:.0%} tolerance (N = {spec.N})",
-                        extra={**base, "subspace": f"block {k + 1}", "dim": d, "std": s, "rule": rule,
-                               "closest": closest}))
+            rows += block_rows(spec, P, sw.critical_times(confidence=conf, seed=preset.seed), stds, conf, tol, base)
             m, lo, hi = sw.condensation_time(confidence=conf, seed=preset.seed)
             rows.append(ComparisonRow("global condensation (median largest weight > 1/2)", "t_collapse", t_col, m, lo,
                                       hi, conf, tol, "global collapse of the block spectrum",

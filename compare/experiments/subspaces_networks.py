@@ -25,7 +25,7 @@ from ..driver import Experiment, Reconciliation, Stage
 from ..plots import THEORY_COLOR, error_bars, new_panels
 from ..presets import SubspacesNetworksPreset
 from ..table import ComparisonRow
-from .subspaces import PREDICTIONS, _GLOBAL, _as_sweep, _closest
+from .subspaces import PREDICTIONS, _GLOBAL, _as_sweep, block_rows
 
 __all__ = ["SubspacesNetworks", "block_order"]
 
@@ -122,26 +122,15 @@ class SubspacesNetworks(Experiment):
         for P in preset.sizes():
             spec = BlockSpectrum.from_std(dims, stds, normalized=preset.normalized == "yes")
             theory[f"P{P}"] = spec.summary(P)
-            t_rem, t_blk = tau_to_t(spec.tau_gauss_rem(P)), tau_to_t(spec.tau_block(P))
             t_col = tau_to_t(float(spec.tau_collapse(P).value))
             scores = [("empirical", f"empirical-P{P}")] + [(f"MLP width {w}", f"net-w{w}-P{P}") for w in preset.widths()]
+            order = np.argsort(stds)[::-1]
             for label, key in scores:
-                sw = _as_sweep(raw[key])
-                measured = sw.critical_times(confidence=conf, seed=preset.seed)
-                order = np.argsort(stds)[::-1]
+                measured = _as_sweep(raw[key]).critical_times(confidence=conf, seed=preset.seed)
                 theory["order"][f"{label}, P = {P}"] = block_order(*(np.array([measured[k][i] for k in order])
                                                                      for i in range(3)))
                 loss = float(raw[key]["final_loss"]) if "final_loss" in raw[key] else float("nan")
-                for k, (d, s) in enumerate(zip(dims, stds)):
-                    m, lo, hi = measured[k]
-                    preds = {"gauss_rem": float(t_rem[k]), "block": float(t_blk[k]), "collapse": t_col}
-                    closest = _closest(m, preds)
-                    for rule, pred in preds.items():
-                        rows.append(ComparisonRow(
-                            f"block {k + 1} lost (half the points retain < 1/2 of its variance)", f"t_{rule}", pred,
-                            m, lo, hi, conf, tol, f"bootstrap over points; {tol:.0%} tolerance (N = {spec.N})",
-                            extra={"P": P, "score": label, "subspace": f"block {k + 1}", "dim": d, "std": s,
-                                   "rule": rule, "closest": closest, "final_loss": loss}))
+                rows += block_rows(spec, P, measured, stds, conf, tol, {"P": P, "score": label, "final_loss": loss})
             sw = _as_sweep(raw[f"empirical-P{P}"])
             m, lo, hi = sw.condensation_time(confidence=conf, seed=preset.seed)
             rows.append(ComparisonRow("global condensation (median largest weight > 1/2)", "t_collapse", t_col, m, lo,
@@ -152,7 +141,8 @@ class SubspacesNetworks(Experiment):
         return Reconciliation(rows, theory)
 
     def summary_line(self, table: pd.DataFrame) -> str:
-        """Per score: how many (P) show the variance ordering, and which rule is closest how often."""
+        """Per score, which prediction is closest to its block losses how often (the variance-order verdicts
+        are in theory.json, "order")."""
         blocks = table[(table["subspace"] != _GLOBAL) & (table["rule"] == PREDICTIONS[0])]
         parts = []
         for score, sub in blocks.groupby("score", sort=False):

@@ -4,7 +4,7 @@ Every adapter is an :class:`ExternalModel`: ``posterior_mean(x, t)`` is the mode
 ``E[a | x_t = x]`` in OU variables (``x_t = e^{-t} a + sqrt(Delta_t) z``, docs/conventions.md) and
 calling it gives the OU score ``S(x, t) = (e^{-t} posterior_mean - x) / Delta_t``, which is what
 every sampler of :mod:`simulate.samplers` takes. ``x`` is ``(B, N)`` (flat) or ``(B, *shape)``; the
-adapter reshapes to the model's ``shape``, casts to the model's dtype and back, and checks what the
+adapter reshapes to the model's ``shape``, moves it to the model's dtype and device and back, and checks what the
 model returns (its shape, finiteness): a model that answers the wrong shape or NaN is an
 :class:`~theory.validation.InputError` naming the time and what came back.
 
@@ -70,6 +70,13 @@ class ExternalModel:
         raise NotImplementedError
 
     def _model_dtype(self) -> torch.dtype | None:
+        return _first_parameter(self._module(), "dtype")
+
+    def _model_device(self) -> torch.device | None:
+        return _first_parameter(self._module(), "device")
+
+    def _module(self):
+        """The wrapped model (its parameters give the dtype and device inputs are moved to)."""
         return None
 
     def posterior_mean(self, x: torch.Tensor, t: float) -> torch.Tensor:
@@ -80,8 +87,9 @@ class ExternalModel:
             raise InputError(f"t must be a finite time > 0, got {t!r}")
         flat = self.shape is not None and x.ndim == 2
         x_in = x.reshape(x.shape[0], *self.shape) if flat else x
-        dtype = self._model_dtype()
-        x_in = x_in.to(dtype) if dtype is not None else x_in
+        # the model's dtype and device (a float32 UNet on the GPU, float64 points on the CPU, ...)
+        dtype, device = self._model_dtype(), self._model_device()
+        x_in = x_in.to(dtype=dtype or x_in.dtype, device=device or x_in.device)
         with torch.no_grad():
             out = self._posterior_mean(x_in, t)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(x_in.shape):
@@ -91,7 +99,7 @@ class ExternalModel:
         if not torch.isfinite(out).all():
             raise InputError(f"{self.name} returned NaN or inf at t = {t:.4g} "
                              f"({int((~torch.isfinite(out)).sum())} entries)")
-        out = out.to(x.dtype)
+        out = out.to(dtype=x.dtype, device=x.device)
         return out.reshape(x.shape) if flat else out
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
@@ -109,8 +117,8 @@ class EDMDenoiserModel(ExternalModel):
         super().__init__(shape, name)
         self.denoiser = denoiser
 
-    def _model_dtype(self):
-        return _parameter_dtype(self.denoiser)
+    def _module(self):
+        return self.denoiser
 
     def _posterior_mean(self, x, t):
         scale = math.exp(t)
@@ -149,8 +157,8 @@ class DiffusersModel(ExternalModel):
         self.alphas_cumprod = np.asarray(alphas_cumprod.detach().cpu() if torch.is_tensor(alphas_cumprod)
                                          else alphas_cumprod, dtype=np.float64)
 
-    def _model_dtype(self):
-        return _parameter_dtype(self.unet)
+    def _module(self):
+        return self.unet
 
     def timestep(self, t: float) -> float:
         """The (fractional) timestep fed to the network at OU time ``t``."""
@@ -182,8 +190,8 @@ class CallableModel(ExternalModel):
         super().__init__(shape, name)
         self.fn, self.convention = fn, convention
 
-    def _model_dtype(self):
-        return _parameter_dtype(self.fn)
+    def _module(self):
+        return self.fn
 
     def _posterior_mean(self, x, t):
         c, var = ou_coefficients(t)
@@ -200,12 +208,14 @@ class CallableModel(ExternalModel):
         return (x - math.sqrt(var) * out) / c  # epsilon
 
 
-def _parameter_dtype(module) -> torch.dtype | None:
+def _first_parameter(module, attribute: str):
+    """``dtype`` or ``device`` of a module's first parameter (None for a plain callable)."""
     params = getattr(module, "parameters", None)
     if params is None:
         return None
     first = next(iter(params()), None)
-    return None if first is None else first.dtype
+    return None if first is None else getattr(first, attribute)
+
 
 
 def diffusers_model(unet, scheduler, *, name: str = "diffusers UNet") -> DiffusersModel:

@@ -603,8 +603,7 @@ def _load_dataset_from_options(path, fmt, convention, classes, P, seed, split, m
     """The :class:`~simulate.datasets.ArrayDataset` the dataset options describe (``--convention auto``:
     ``raw`` for float arrays, ``unit`` for images and 8-bit arrays; the legacy ``--scale`` maps onto
     it)."""
-    from simulate.datasets import apply_convention
-    from simulate.loaders import read_dataset
+    from simulate.datasets import load_dataset
 
     from .presets import parse_int_list
 
@@ -613,14 +612,10 @@ def _load_dataset_from_options(path, fmt, convention, classes, P, seed, split, m
         require_int("P", P, 2)
     if size is not None:
         require_int("size", size, 1)
-    raw = read_dataset(path, format=fmt, classes=class_list, P=P, seed=seed, split=split, mode=mode, size=size)
-    if scale is not None:  # the older option: none = as given, unit = rescaled
-        convention = {"none": "raw", "unit": "unit"}[scale] if convention == "auto" else convention
-    if convention == "auto":
-        convention = "raw" if raw.pixel_max is None else "unit"
-    ds = apply_convention(raw, convention)
-    ds.preprocessing.update({"path": str(path), "classes": class_list, "P_selected": P, "seed": seed, "split": split})
-    return ds
+    if scale is not None and convention == "auto":  # the older option: none = as given, unit = rescaled
+        convention = {"none": "raw", "unit": "unit"}[scale]
+    return load_dataset(path, format=fmt, convention=convention, classes=class_list, P=P, seed=seed, split=split,
+                        mode=mode, size=size)
 
 
 @theory_group.command("data")

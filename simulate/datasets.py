@@ -269,7 +269,8 @@ def load_dataset(path, *, format: str = "auto", convention: str = "unit", classe
                  seed: int = 0, split: str = "train", mode: str | None = None, size: int | None = None) -> ArrayDataset:
     """Read a dataset in any supported format (:mod:`simulate.loaders`: IDX, CIFAR pickles, image
     folders, ``.npz``/``.npy``, saved Hugging Face datasets), select ``classes`` and a seeded
-    subsample of ``P``, and preprocess it under ``convention`` (:data:`CONVENTIONS`).
+    subsample of ``P``, and preprocess it under ``convention`` (:data:`CONVENTIONS`; ``"auto"``:
+    ``unit`` for images and 8-bit arrays, ``raw`` for float arrays).
 
     Examples
     --------
@@ -279,9 +280,11 @@ def load_dataset(path, *, format: str = "auto", convention: str = "unit", classe
     """
     from .loaders import read_dataset
 
-    if convention not in CONVENTIONS:
-        raise InputError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if convention not in ("auto", *CONVENTIONS):
+        raise InputError(f"convention must be 'auto' or one of {', '.join(CONVENTIONS)}, got {convention!r}")
     raw = read_dataset(path, format=format, classes=classes, P=P, seed=seed, split=split, mode=mode, size=size)
+    if convention == "auto":  # images and 8-bit arrays are pixels; float arrays are used as given
+        convention = "raw" if raw.pixel_max is None else "unit"
     ds = apply_convention(raw, convention)
     ds.preprocessing.update({"path": str(path), "P_selected": P, "classes": None if classes is None else
                              [int(c) for c in classes], "seed": seed, "split": split})

@@ -34,31 +34,23 @@ class UserData(Digits):
     version = 1
 
     def setup(self, preset):
-        """The dataset read and preprocessed as the preset says, its predictions and warnings."""
-        from simulate.datasets import apply_convention
-        from simulate.loaders import read_dataset
+        """The dataset read and preprocessed as the preset says, and its predictions (the warnings
+        follow in :meth:`reconcile`, once the entropy estimate is known)."""
+        from simulate.datasets import load_dataset
 
         if not str(preset.path).strip():
             raise InputError("path: give the dataset to compare (regimes compare data PATH)")
-        raw = read_dataset(preset.path, format=preset.format, classes=preset.class_list(), P=preset.P or None,
-                           seed=preset.seed, split=preset.split, mode=preset.mode or None, size=preset.size or None)
-        if raw.labels is None:
+        ds = load_dataset(preset.path, format=preset.format, convention=preset.convention,
+                          classes=preset.class_list(), P=preset.P or None, seed=preset.seed, split=preset.split,
+                          mode=preset.mode or None, size=preset.size or None)
+        if ds.labels is None:
             raise InputError(f"{preset.path}: the data have no labels; cloning needs classes (a labelled format, "
                              "class sub-folders, or 'labels' in the .npz)")
-        if np.unique(raw.labels).size < 2:
+        if np.unique(ds.labels).size < 2:
             raise InputError(f"{preset.path}: cloning needs at least two classes, the selection has "
-                             f"{np.unique(raw.labels).tolist()}")
-        convention = preset.convention
-        if convention == "auto":
-            convention = "raw" if raw.pixel_max is None else "unit"
-        ds = apply_convention(raw, convention)
-        ds.preprocessing.update({"path": str(preset.path), "classes": preset.class_list(),
-                                 "P_selected": preset.P or None, "seed": preset.seed, "split": preset.split})
+                             f"{np.unique(ds.labels).tolist()}")
         th = _theory(ds)
         th["preprocessing"] = ds.preprocessing
-        lam = np.asarray(th["spectrum"])
-        th["warnings"] = data_warnings(ds.data, lam, th, entropy_samples=preset.entropy_samples,
-                                       entropy_ci=(float("nan"), float("nan")))
         fingerprint = hashlib.sha256(np.ascontiguousarray(ds.data).tobytes()).hexdigest()[:16]
         return {"dataset": ds, "theory": th, "fingerprint": fingerprint}
 

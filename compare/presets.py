@@ -496,8 +496,11 @@ class SubspacesNetworksPreset(_SelfValidating):
         self.widths()
         for name in ("train_steps", "batch_size", "times", "points"):
             require_int(name, getattr(self, name), 2)
-        if not (0 < self.tau_min < self.tau_max):
+        require_positive("tau_min", self.tau_min)
+        require_positive("tau_max", self.tau_max)
+        if not self.tau_min < self.tau_max:
             raise InputError(f"tau_min and tau_max must satisfy 0 < tau_min < tau_max, got {self.tau_min}, {self.tau_max}")
+        require_positive("tolerance", self.tolerance)
         _check_device_seed_conf(self)
         return self
 
@@ -541,7 +544,9 @@ class ImageDimensionPreset(_SelfValidating):
         self.datasets()
         for name in ("width", "train_steps", "batch_size", "times", "points"):
             require_int(name, getattr(self, name), 2)
-        if not (0 < self.t_min < self.t_max):
+        require_positive("t_min", self.t_min)
+        require_positive("t_max", self.t_max)
+        if not self.t_min < self.t_max:
             raise InputError(f"t_min and t_max must satisfy 0 < t_min < t_max, got {self.t_min}, {self.t_max}")
         _check_device_seed_conf(self)
         return self

@@ -79,7 +79,7 @@ def build_gallery(docs, work, names=None, *, overrides: dict | None = None, prog
     head = ["# Figure gallery", "",
             "Every figure of the default preset of each experiment, as `regimes compare NAME` draws it "
             "(PNG here; `--figure-format pdf` gives vector files for papers). Regenerate this page and "
-            "its pictures with one command:", "", "```bash", "regimes gallery            # about 12 minutes "
+            "its pictures with one command:", "", "```bash", "regimes gallery            # about 9 minutes "
             "on two CPU cores cold; reruns reuse the stored stages", "```", "",
             ("" if set(names) >= set(EXPERIMENTS) else f"Last partial run: {', '.join(names)}. ") +
             f"Generated {datetime.date.today().isoformat()} on {platform.machine()} "

@@ -516,7 +516,7 @@ class SubspacesNetworksPreset(_SelfValidating):
 class ImageDimensionPreset(_SelfValidating):
     """Local dimension of trained MLP denoisers on images [AVS+24]: scikit-learn digits (8 x 8) and
     8 x 8 patches of scikit-image's images, at two P each, against the exact empirical score at the
-    same noised training points, over t. About three minutes on two CPU cores."""
+    same noised training points, over t. About 45 s on two CPU cores."""
 
     digits_P: str = "200,1797"
     patches_P: str = "1000,10000"

@@ -192,7 +192,7 @@ def test_a_trained_diffusers_unet_is_measured_end_to_end(digits, tmp_path):
     unet.eval()
     model = diffusers_model(unet, scheduler)
     ds = ArrayDataset(data.numpy(), labels, "digits01", (8, 8), {"convention": "unit"})
-    result = measure(model, ds, trajectories=48, steps=40, pairs=32, jacobian_points=3, entropy_samples=300)
+    result = measure(model, ds, trajectories=32, steps=30, pairs=24, jacobian_points=3, entropy_samples=200)
     m = result.theory["measured"]
     assert 0 <= m["memorized_fraction"] <= 1 and len(m["local_dimension"]["mean"]) == 8
     assert set(result.table["symbol"]) == {"t_S", "t_C^gauss", "t_C^entropy"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import signal
 from collections import Counter
@@ -249,6 +250,9 @@ def main(argv=None) -> int:  # pragma: no cover - the report for the closing not
     counts, failures = Counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        # run as a script the battery has no conftest: its caches go to the temporary folder too
+        previous = os.environ.get("REGIMES_CACHE")
+        os.environ["REGIMES_CACHE"] = str(workdir / "cache")
         write_data(workdir)
         for case in cases():
             t0 = time.perf_counter()
@@ -257,6 +261,10 @@ def main(argv=None) -> int:  # pragma: no cover - the report for the closing not
             counts[(case.command[0], outcome)] += 1
             if outcome == "fail":
                 failures.append((case.id, detail))
+        if previous is None:
+            os.environ.pop("REGIMES_CACHE", None)
+        else:
+            os.environ["REGIMES_CACHE"] = previous
     for (group, outcome), n in sorted(counts.items()):
         print(f"{group:10s} {outcome:9s} {n}", file=report)
     print(f"total {sum(counts.values())}, failures {len(failures)}", file=report)

@@ -77,7 +77,7 @@ class ImageDimension(Experiment):
         from simulate.scores import EmpiricalScore
 
         p, name, P = ctx.preset, ctx.stage.params["dataset"], ctx.stage.params["size"]
-        ds = _load(name, P, ctx.seed(f"data-{name}-P{P}") % (2 ** 31))
+        ds = ctx.setup[(name, P)]["dataset"]  # the set whose t_C the table holds
         data = torch.as_tensor(ds.data, dtype=torch.float64, device=ctx.device)
         init = torch.Generator().manual_seed(ctx.seed("init"))
         net = EDMPreconditioner(MLPDenoiser(ds.N, p.width, 3, generator=init)).to(ctx.device)
@@ -103,15 +103,18 @@ class ImageDimension(Experiment):
         return out
 
     def setup(self, preset):
-        """Each training set's Gaussian t_C (its own spectrum and alpha = ln P / N)."""
+        """Each training set (subsample and patch positions from the stream ``data-NAME-PP``) and its
+        Gaussian t_C (its own spectrum and alpha = ln P / N)."""
         from theory.data import data_spectrum
         from theory.gaussian import collapse_time
 
+        from ..driver import stream_seed
+
         out = {}
         for name, P in preset.datasets():
-            ds = _load(name, P, 0)
+            ds = _load(name, P, stream_seed(preset.seed, f"data-{name}-P{P}") % (2 ** 31))
             lam, _ = data_spectrum(ds.data)
-            out[(name, P)] = {"t_C": float(collapse_time(lam, math.log(ds.P) / ds.N).value),
+            out[(name, P)] = {"dataset": ds, "t_C": float(collapse_time(lam, math.log(ds.P) / ds.N).value),
                               "t_S": 0.5 * math.log(lam[0]), "N": ds.N, "P": ds.P}
         return out
 
@@ -126,7 +129,8 @@ class ImageDimension(Experiment):
         for name, P in preset.datasets():
             r = raw[f"{name}-P{P}"]
             th = setup[(name, P)]
-            theory[f"{name}-P{P}"] = {**th, "final_loss": float(r["final_loss"])}
+            theory[f"{name}-P{P}"] = {**{k: v for k, v in th.items() if k != "dataset"},
+                                      "final_loss": float(r["final_loss"])}
             t = np.asarray(r["t"])
             for label, who in (("empirical", "emp"), (f"MLP width {preset.width}", "net")):
                 for estimator in ("gap", "spike"):
